@@ -1,0 +1,5 @@
+"""``python -m aligngate``."""
+
+from aligngate.cli import main
+
+raise SystemExit(main())

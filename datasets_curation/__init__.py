@@ -1,0 +1,1 @@
+"""Tuning-data curation: readers, Great Expectations suites, poisoning detectors, quarantine."""
