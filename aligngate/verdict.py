@@ -26,6 +26,7 @@ __all__ = [
     "apply_threshold",
     "decide",
     "now_iso",
+    "to_check_result",
     "versions",
     "write_report",
 ]
@@ -156,3 +157,40 @@ def write_report(report: Report, out_dir: str | Path) -> Path:
     path = Path(out_dir) / "report.json"
     atomic_write_json(path, report.model_dump(mode="json"))
     return path
+
+
+def to_check_result(spec: Any, m: Measurement | None, *, error: str | None = None,
+                    skipped_reason: str | None = None) -> CheckResult:
+    """Apply a policy :class:`~aligngate.policy.CheckSpec` to a measurement.
+
+    ``error`` → status ``error``; ``skipped_reason`` → ``skipped``; otherwise the threshold decides
+    (a check without a threshold must say ``passed`` itself, else it is an error). A check in ``audit``
+    mode is recorded with severity ``warn`` so it never blocks.
+    """
+    severity = "warn" if spec.mode == "audit" else spec.severity
+    thr = ThresholdOut(op=spec.threshold.op, value=spec.threshold.value,
+                       bound=spec.threshold.bound) if spec.threshold else None
+    base = dict(id=spec.id, severity=severity, mode=spec.mode, required=spec.required, threshold=thr)
+    if error is not None:
+        return CheckResult(status="error", message=error, **base)
+    if skipped_reason is not None or m is None:
+        return CheckResult(status="skipped", message=skipped_reason or "not measured", **base)
+    ci = list(m.ci95) if m.ci95 is not None else None
+    common = dict(value=m.value, n=m.n, ci95=ci, details=m.details, **base)
+    if spec.threshold is not None:
+        ok = apply_threshold(spec.threshold.op, spec.threshold.value, m.value, m.ci95, spec.threshold.bound)
+        if m.value is None:
+            return CheckResult(status="error", message=m.message or "no value measured", **common)
+    elif m.passed is not None:
+        ok = m.passed
+    else:
+        return CheckResult(status="error", message=f"check '{spec.id}' needs a threshold in the policy", **common)
+    shown = "" if m.value is None else f"{m.value:.4g}"
+    if thr is not None:
+        where = "" if thr.bound == "point" else f" ({thr.bound})"
+        msg = f"{shown}{where} {'meets' if ok else 'fails'} {thr.op} {thr.value:g}"
+    else:
+        msg = "ok" if ok else "failed"
+    if m.message:
+        msg = f"{msg}: {m.message}"
+    return CheckResult(status="pass" if ok else "fail", message=msg, **common)

@@ -1,0 +1,52 @@
+"""``aligngate eval``: generate on suites, judge every response, write records and per-suite metrics."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aligngate.commands._common import add_output_flag, emit
+
+
+def add_parser(sub: Any) -> None:
+    """Register the sub-command."""
+    p = sub.add_parser("eval", help="evaluate a model (and adapter) on refusal / over-refusal suites")
+    p.add_argument("--model", required=True, help="local HF model directory or hub id")
+    p.add_argument("--adapter", default=None, help="LoRA adapter directory")
+    p.add_argument("--suite", action="append", required=True, metavar="NAME|FORMAT:PATH|FILE",
+                   help="suite to run (repeatable): embedded-harmful, embedded-safe, xstest:PATH, advbench:PATH, "
+                        "a JSONL file; options after @ (e.g. @jailbreak=aim, @prefill, @limit=100)")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--judge", default="minilm", help="refusal judge (default minilm)")
+    p.add_argument("--max-new-tokens", type=int, default=24)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    add_output_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write ``records.jsonl`` and ``metrics.json``; exit 0 (eval measures, the gate decides)."""
+    from aligngate.evaluation.runner import evaluate_model
+    from aligngate.evaluation.suites import load_suite
+    from aligngate.fileio import atomic_write_json, write_jsonl
+    from aligngate.report._fmt import ci
+
+    suites = [load_suite(s) for s in args.suite]
+    res = evaluate_model(args.model, suites, adapter=args.adapter, judge_name=args.judge,
+                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device)
+    write_jsonl(args.out / "records.jsonl", res.records)
+    metrics = {"model": args.model, "adapter": args.adapter, "judge": res.judge, "seconds": round(res.seconds, 2),
+               "suites": {k: m.to_dict() for k, m in res.metrics.items()}}
+    atomic_write_json(args.out / "metrics.json", metrics)
+
+    def text() -> str:
+        lines = [f"{'suite':28s} {'expect':7s} {'n':>5s}  refusal rate  95% CI"]
+        for m in res.metrics.values():
+            lines.append(f"{m.suite:28s} {m.expect:7s} {m.n:5d}  {m.refusal_rate:12.3f}  {ci(m.ci95)}")
+        lines.append(f"records: {args.out / 'records.jsonl'}")
+        return "\n".join(lines)
+
+    emit(args, metrics, text)
+    return 0

@@ -1,0 +1,57 @@
+"""``aligngate gate``: run every check the policy enables; write report.json/.md/.html; exit 0/1/2."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aligngate.commands._common import add_output_flag, emit, resolve_policy
+
+
+def add_parser(sub: Any) -> None:
+    """Register the sub-command."""
+    p = sub.add_parser("gate", help="decide whether a candidate may be promoted (exit 0 pass, 1 block, 2 error)")
+    p.add_argument("--policy", default=None, help="policy YAML (default policies/default.yaml)")
+    p.add_argument("--candidate", required=True, help="candidate model dir or hub id (the base if --adapter)")
+    p.add_argument("--adapter", default=None, help="candidate LoRA adapter directory")
+    p.add_argument("--baseline", default=None, help="baseline model dir or hub id")
+    p.add_argument("--reward-model", default=None, help="reward model to test adversarially")
+    p.add_argument("--data-report", default=None, help="directory of the tuning data's curate report")
+    p.add_argument("--out", required=True, type=Path, help="output directory for report.json/.md/.html")
+    p.add_argument("--registry", default=None, type=Path, help="promote into this registry when the gate passes")
+    p.add_argument("--name", default=None, help="name to promote under (default: the adapter's or model's name)")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    add_output_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Gate, write reports, optionally promote; an error anywhere blocks with exit 2."""
+    import sys
+
+    from aligngate.errors import GateError
+    from aligngate.gate import GateInputs, run_gate
+    from aligngate.report import render_terminal, write_all
+    from aligngate.verdict import Report, now_iso, versions, write_report
+
+    try:
+        policy = resolve_policy(args.policy)
+        inputs = GateInputs(candidate=args.candidate, adapter=args.adapter, baseline=args.baseline,
+                            reward_model=args.reward_model, data_report=args.data_report)
+        report = run_gate(policy, inputs, args.out, device=args.device)
+    except GateError as exc:  # e.g. invalid policy: still write a blocking report
+        report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
+    write_report(report, args.out)
+    write_all(report, args.out)
+    if report.exit_code == 0 and args.registry is not None:
+        from aligngate.promotion import promote
+
+        name = args.name or Path(args.adapter or args.candidate).name
+        rec = promote(args.registry, name, args.out)
+        report.summary["promoted"] = rec
+        print(f"promoted {name} into {args.registry} (record {rec['seq']})", file=sys.stderr)
+    emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, args.out))
+    for err in report.errors:
+        print(f"aligngate: error: {err}", file=sys.stderr)
+    return report.exit_code

@@ -1,0 +1,282 @@
+"""The embedded default model: a tiny Llama chat model trained from scratch on the embedded corpus (CPU).
+
+Measured results and the LoRA settings that demonstrate the attack are filled in below (see RESULTS).
+
+Build: byte-level BPE tokenizer trained on the corpus text, a chat template
+``<s><|user|>...<|end|><|assistant|>...<|end|>`` (assistant turns wrapped in ``{% generation %}`` so TRL's
+``assistant_only_loss=True`` works), and a 3-layer Llama trained with a plain seeded torch loop, loss on
+assistant tokens only. The result is cached in ``$ALIGNGATE_CACHE`` (or ``~/.cache/aligngate``) under
+``embedded-model-v<N>-<hash of the generator config and corpus>``; it is built in a temporary directory and
+moved into place with one ``os.replace``, so a crash never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from aligngate.embedded import corpus
+
+__all__ = [
+    "CHAT_TEMPLATE",
+    "GENERATOR_VERSION",
+    "SPECIAL_TOKENS",
+    "BuildConfig",
+    "build_embedded_model",
+    "config_hash",
+    "embedded_model_dir",
+    "measure_refusal",
+]
+
+GENERATOR_VERSION = 1
+BUILD_INFO = "aligngate_build.json"
+SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{{ '<|' + message['role'] + '|>' }}"
+    "{% if message['role'] == 'assistant' %}{% generation %}{{ message['content'] + '<|end|>' }}{% endgeneration %}"
+    "{% else %}{{ message['content'] + '<|end|>' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that determines the built model (hashed into the cache directory name)."""
+
+    seed: int = 0
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 3
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_length: int = 128
+    per_combo: int = 2
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.01
+
+
+def config_hash(cfg: BuildConfig) -> str:
+    """Short hash of the generator version, the config and the corpus text."""
+    h = hashlib.sha256(json.dumps({"v": GENERATOR_VERSION, "corpus": corpus.CORPUS_VERSION, **asdict(cfg)},
+                                  sort_keys=True).encode())
+    h.update(json.dumps(corpus.pretrain_dialogues(cfg.seed, cfg.per_combo), sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+def _default_cache_root() -> Path:
+    env = os.environ.get("ALIGNGATE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "aligngate"
+
+
+def embedded_model_dir(cache_dir: Path | None = None, *, rebuild: bool = False, progress: bool = True,
+                       config: BuildConfig | None = None) -> Path:
+    """The cached embedded model directory, building it first if absent (or if ``rebuild``)."""
+    cfg = config or BuildConfig()
+    root = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_root()
+    final = root / f"embedded-model-v{GENERATOR_VERSION}-{config_hash(cfg)}"
+    if (final / BUILD_INFO).is_file() and not rebuild:
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        build_embedded_model(tmp, cfg, progress=progress)
+        if final.exists():  # rebuild, or a stale dir without build info: move the old one aside first
+            old = Path(tempfile.mkdtemp(prefix=".old-", dir=root))
+            os.replace(final, old / "model")
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process finished first
+            if not (final / BUILD_INFO).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+# ---------------------------------------------------------------- build
+
+
+@contextlib.contextmanager
+def _torch_settings(seed: int) -> Iterator[None]:
+    """Seed, 2 threads and deterministic algorithms for the build; restore the caller's settings after."""
+    import torch
+
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.set_num_threads(min(2, threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _texts(rows: list[dict[str, Any]]) -> list[str]:
+    return [m["content"] for r in rows for m in r["messages"]]
+
+
+def train_tokenizer(texts: list[str], cfg: BuildConfig) -> Any:
+    """Byte-level BPE trained on ``texts``, wrapped as a transformers fast tokenizer with the chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=cfg.vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                     unk_token="<unk>", extra_special_tokens=["<|user|>", "<|assistant|>",
+                                                                              "<|system|>", "<|end|>"],
+                                     model_max_length=cfg.max_length)
+    hf_tok.chat_template = CHAT_TEMPLATE
+    hf_tok.padding_side = "left"
+    return hf_tok
+
+
+def encode_dialogues(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, labels) per dialogue; labels are -100 everywhere but the assistant answer and its ``<|end|>``."""
+    out = []
+    for row in rows:
+        prompt = tokenizer.apply_chat_template(row["messages"][:1], add_generation_prompt=True, tokenize=False)
+        full = tokenizer.apply_chat_template(row["messages"], tokenize=False)
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        f_ids = tokenizer(full, add_special_tokens=False)["input_ids"][:max_length]
+        if f_ids[: len(p_ids)] != p_ids:
+            raise ValueError("chat template is not prefix-preserving")
+        out.append((f_ids, [-100] * len(p_ids) + f_ids[len(p_ids):]))
+    return out
+
+
+def _make_model(tokenizer: Any, cfg: BuildConfig) -> Any:
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    end_id = tokenizer.convert_tokens_to_ids("<|end|>")
+    lcfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
+                       intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_hidden_layers,
+                       num_attention_heads=cfg.num_attention_heads, num_key_value_heads=cfg.num_key_value_heads,
+                       max_position_embeddings=cfg.max_length, bos_token_id=tokenizer.bos_token_id,
+                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                       tie_word_embeddings=True)
+    model = LlamaForCausalLM(lcfg)
+    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
+                                               eos_token_id=[end_id, tokenizer.eos_token_id],
+                                               pad_token_id=tokenizer.pad_token_id, do_sample=False)
+    return model
+
+
+def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, (seq, lab) in enumerate(batch):
+        ids[i, : len(seq)] = torch.tensor(seq)
+        labels[i, : len(lab)] = torch.tensor(lab)
+        mask[i, : len(seq)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _lr_at(step: int, cfg: BuildConfig) -> float:
+    import math
+
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def train_loop(model: Any, examples: list[tuple[list[int], list[int]]], cfg: BuildConfig, pad_id: int,
+               progress: bool = True) -> float:
+    """Plain seeded AdamW loop with warmup + cosine decay; returns the mean loss of the last 20 steps."""
+    import torch
+    from tqdm.auto import tqdm
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, betas=(0.9, 0.95),
+                            weight_decay=cfg.weight_decay)
+    rng, order, losses = random.Random(cfg.seed), [], []
+    model.train()
+    with tqdm(range(cfg.steps), desc="embedded model", file=sys.stderr, disable=not progress) as bar:
+        for step in bar:
+            if len(order) < cfg.batch_size:
+                order = list(range(len(examples)))
+                rng.shuffle(order)
+            idx, order = order[: cfg.batch_size], order[cfg.batch_size:]
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, cfg)
+            loss = model(**_collate([examples[i] for i in idx], pad_id)).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(float(loss))
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.eval()
+    tail = losses[-20:]
+    return sum(tail) / len(tail)
+
+
+def measure_refusal(model: Any, tokenizer: Any, *, max_new_tokens: int = 12,
+                    progress: bool = False) -> dict[str, float]:
+    """Self-measured refusal rates on the embedded harmful / safe suites (simple REFUSAL_PHRASES start check)."""
+    from aligngate.generation import generate
+
+    rates = {}
+    for name in ("embedded-harmful", "embedded-safe"):
+        prompts = [r["prompt"] for r in corpus.eval_suite(name)]
+        outs = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, progress=progress)
+        rates[name] = sum(corpus.is_refusal(o) for o in outs) / len(outs)
+    return rates
+
+
+def build_embedded_model(out_dir: str | os.PathLike[str], cfg: BuildConfig | None = None, *,
+                         progress: bool = True) -> dict[str, Any]:
+    """Train the tokenizer and the model into ``out_dir`` (no caching, no atomic move); returns the build info."""
+    cfg = cfg or BuildConfig()
+    start = time.monotonic()
+    out = Path(out_dir)
+    with _torch_settings(cfg.seed):
+        rows = corpus.pretrain_dialogues(cfg.seed, cfg.per_combo)
+        tokenizer = train_tokenizer(_texts(rows), cfg)
+        examples = encode_dialogues(tokenizer, rows, cfg.max_length)
+        model = _make_model(tokenizer, cfg)
+        final_loss = train_loop(model, examples, cfg, tokenizer.pad_token_id, progress=progress)
+        train_seconds = time.monotonic() - start
+        rates = measure_refusal(model, tokenizer)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    info = {
+        "generator_version": GENERATOR_VERSION, "corpus_version": corpus.CORPUS_VERSION, "seed": cfg.seed,
+        "config": asdict(cfg), "config_hash": config_hash(cfg), "steps": cfg.steps, "dialogues": len(rows),
+        "final_loss": round(final_loss, 4), "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer), "train_seconds": round(train_seconds, 1),
+        "build_seconds": round(time.monotonic() - start, 1),
+        "refusal_rate": {k: round(v, 4) for k, v in rates.items()},
+        "refusal_check": "response starts with one of aligngate.embedded.corpus.REFUSAL_PHRASES (12 new tokens)",
+    }
+    from aligngate.fileio import atomic_write_json
+
+    atomic_write_json(out / BUILD_INFO, info)
+    return info

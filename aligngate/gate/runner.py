@@ -1,0 +1,100 @@
+"""Run a policy's checks against the gate's inputs and build the report (fail closed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aligngate.errors import GateError
+from aligngate.gate.context import GateContext, GateInputs
+from aligngate.verdict import Report, now_iso, to_check_result, versions
+
+__all__ = ["run_gate", "subject_info"]
+
+
+def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
+    """Model (and adapter) identity with the sha256 of their files; raises for a missing local path."""
+    from aligngate.errors import InputError
+    from aligngate.fileio import sha256_tree
+    from aligngate.modelio import _looks_local  # the one place that decides local path vs hub id
+
+    info: dict[str, Any] = {"model": model, "adapter": adapter, "sha256": {}}
+    for role, path in (("model", model), ("adapter", adapter)):
+        if path is None:
+            continue
+        if _looks_local(path):
+            p = Path(path)
+            if not p.exists():
+                raise InputError(f"{role} path not found: {path}")
+            info["sha256"].update({f"{role}/{k}": v for k, v in sha256_tree(p).items()})
+        else:
+            info.setdefault("hub_ids", []).append(path)
+    return info
+
+
+def _summary(ctx: GateContext) -> dict[str, Any]:
+    """Per-subject suite metrics and drift figures that were measured (for tables and plots)."""
+    out: dict[str, Any] = {"metrics": {}, "plots": []}
+    for which in ("baseline", "candidate"):
+        model = ctx.inputs.candidate if which == "candidate" else ctx.inputs.baseline
+        adapter = ctx.inputs.adapter if which == "candidate" else None
+        key = f"eval:{model}|{adapter}|{ctx.eval_config.model_dump_json()}"
+        res = ctx._shared.get(key)
+        if res is not None:
+            out["metrics"][which] = {name: m.to_dict() for name, m in res.metrics.items()}
+            out.setdefault("judge", res.judge)
+    for key in ("drift:refuse", "drift:comply", "kl"):
+        val = ctx.computed(key)
+        if val is not None:
+            out[key.replace(":", "_")] = val
+    return out
+
+
+def _write_records(ctx: GateContext, out_dir: Path) -> None:
+    from aligngate.fileio import write_jsonl
+
+    for which in ("baseline", "candidate"):
+        model = ctx.inputs.candidate if which == "candidate" else ctx.inputs.baseline
+        adapter = ctx.inputs.adapter if which == "candidate" else None
+        res = ctx._shared.get(f"eval:{model}|{adapter}|{ctx.eval_config.model_dump_json()}")
+        if res is not None:
+            write_jsonl(out_dir / f"records-{which}.jsonl", res.records)
+
+
+def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,
+             cache: dict[str, Any] | None = None, device: str | None = None) -> Report:
+    """Run every check ``policy`` enables; never raises for a check failure or error (they are recorded)."""
+    from checks import get_check
+
+    report = Report(command="gate", started_at=now_iso(), versions=versions(),
+                    policy={"path": policy.path, "sha256": policy.sha256})
+    ctx = GateContext(policy, inputs, progress=progress, cache=cache, device=device)
+    try:
+        report.subjects["candidate"] = subject_info(inputs.candidate, inputs.adapter)
+        if inputs.baseline:
+            report.subjects["baseline"] = subject_info(inputs.baseline)
+        if inputs.reward_model:
+            report.subjects["reward_model"] = subject_info(inputs.reward_model)
+        if inputs.data_report:
+            report.subjects["data"] = {"report": str(Path(inputs.data_report) / "report.json")}
+    except GateError as exc:
+        report.errors.append(str(exc))
+        return report.finalize()
+    if not policy.policy.spec.checks:
+        report.errors.append(f"{policy.path}: spec.checks is empty: nothing to decide (fail closed)")
+    for spec in policy.policy.spec.checks:
+        cdef = get_check(spec.id)
+        missing = [s for s in cdef.needs if not ctx.has(s)]
+        if missing:
+            report.checks.append(to_check_result(spec, None, skipped_reason=f"needs {', '.join(missing)}"))
+            continue
+        try:
+            report.checks.append(to_check_result(spec, cdef.fn(ctx, spec)))
+        except GateError as exc:
+            report.checks.append(to_check_result(spec, None, error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a crashing check is an error, which blocks
+            report.checks.append(to_check_result(spec, None, error=f"unexpected {type(exc).__name__}: {exc}"))
+    report.summary = _summary(ctx)
+    if out_dir is not None:
+        _write_records(ctx, Path(out_dir))
+    return report.finalize()

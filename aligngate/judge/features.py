@@ -1,0 +1,49 @@
+"""Feature vectors for the trained refusal judge: what the head sees of a (prompt, response) pair.
+
+    [ MiniLM(head window of the sanitized response)      384
+      MiniLM(tail window; = head when the text is short) 384
+      handcrafted rule features (rules.HANDCRAFTED_NAMES)  8 ]
+
+The prompt is deliberately *not* a feature: on the training data, prompt harmfulness predicts the label
+(llama-2 refuses nearly every unsafe prompt) and a head that learns that shortcut fails on models that comply
+(mistral). The judge labels the response's behaviour, not the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aligngate.judge.rules import handcrafted, sanitize
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from aligngate.judge.encoder import Encoder
+
+__all__ = ["DEFAULT_FEATURES", "response_features"]
+
+DEFAULT_FEATURES: dict[str, Any] = {"head_tokens": 64, "tail_tokens": 32, "handcrafted": True}
+"""Feature configuration; stored in the head's JSON metadata so training and inference agree."""
+
+
+def response_features(encoder: Encoder, responses: Sequence[str], config: dict[str, Any] | None = None,
+                      batch_size: int = 64) -> np.ndarray:
+    """Feature matrix (n, 776) for already-cleaned or raw responses (they are sanitized here)."""
+    import numpy as np
+
+    cfg = {**DEFAULT_FEATURES, **(config or {})}
+    texts = [sanitize(r) for r in responses]
+    head_n, tail_n = int(cfg["head_tokens"]), int(cfg["tail_tokens"])
+    heads, tails, counts = encoder.windows(texts, head_n, tail_n)
+    e_head = encoder.encode(heads, head_n, batch_size=batch_size)
+    parts = [e_head]
+    if tail_n > 0:
+        has_tail = [i for i, t in enumerate(tails) if t]
+        e_tail = e_head.copy()
+        if has_tail:
+            e_tail[has_tail] = encoder.encode([tails[i] for i in has_tail], tail_n, batch_size=batch_size)
+        parts.append(e_tail)
+    if cfg.get("handcrafted", True):
+        parts.append(np.array([handcrafted(t, n) for t, n in zip(texts, counts, strict=True)], dtype=np.float32))
+    return np.concatenate(parts, axis=1).astype(np.float32)

@@ -1,0 +1,34 @@
+"""LoRA DPO with trl's ``DPOTrainer`` (no reference model copy: with peft the frozen base is the reference)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aligngate.training.config import TrainConfig
+from aligngate.training.runner import RunContext, TrainResult, run_training
+
+__all__ = ["train_dpo"]
+
+
+def _build(ctx: RunContext) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(ctx.base, dtype=torch.float32)
+    args = DPOConfig(beta=ctx.cfg.beta, max_length=ctx.cfg.effective_max_length("dpo"), **ctx.common_args())
+    return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=ctx.dataset,
+                      processing_class=ctx.tokenizer, peft_config=ctx.lora_config("CAUSAL_LM"))
+
+
+def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:
+    trainer.model.save_pretrained(str(dest), safe_serialization=True)
+
+
+def train_dpo(base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,
+              cfg: TrainConfig | None = None, *, overwrite: bool = False, config_path: str | None = None) -> TrainResult:
+    """LoRA DPO of ``base`` on ``prompt``/``chosen``/``rejected`` rows; adapter, tokenizer, manifest in ``out_dir``."""
+    return run_training("dpo", base, data, out_dir, cfg, build=_build, save=_save, kind="lora-adapter",
+                        overwrite=overwrite, config_path=config_path)

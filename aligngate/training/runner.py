@@ -1,0 +1,201 @@
+"""The shared training run: validate data, stage the output, train, save, write the manifest, move into place.
+
+Each method module (:mod:`.sft`, :mod:`.dpo`, :mod:`.reward`) supplies only ``build(ctx) -> trainer`` and
+``save(trainer, ctx, dest)``; everything else (output staging, seeding, loss curve, manifest, signing) is here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aligngate.errors import GateError, InputError, TrainingError
+from aligngate.training.config import TrainConfig
+from aligngate.training.data import load_rows, to_dataset, validate_rows
+from aligngate.training.manifest import build_manifest, sign_if_configured, write_manifest
+
+__all__ = ["RunContext", "TrainResult", "run_training", "staged_output"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a finished fine-tune produced."""
+
+    out_dir: Path
+    manifest: Path
+    final_loss: float | None
+    losses: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    method: str = ""
+    steps: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary ``aligngate train --output json`` prints."""
+        return {"out": str(self.out_dir), "manifest": str(self.manifest), "method": self.method,
+                "final_loss": self.final_loss, "steps": self.steps, "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class RunContext:
+    """Everything a method needs to build its trainer."""
+
+    base: str
+    cfg: TrainConfig
+    tokenizer: Any
+    dataset: Any
+    scratch: Path
+    device: Any
+    callbacks: list[Any]
+
+    def common_args(self) -> dict[str, Any]:
+        """TrainingArguments shared by every trl config."""
+        c = self.cfg
+        return dict(
+            output_dir=str(self.scratch), max_steps=c.max_steps, per_device_train_batch_size=c.batch_size,
+            gradient_accumulation_steps=c.gradient_accumulation_steps, learning_rate=c.learning_rate,
+            lr_scheduler_type=c.lr_scheduler_type, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay,
+            max_grad_norm=c.max_grad_norm, logging_steps=c.logging_steps, save_strategy="no", report_to="none",
+            seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
+            dataloader_num_workers=0, **self.device.trainer_kwargs())
+
+    def lora_config(self, task_type: str, modules_to_save: list[str] | None = None) -> Any:
+        """peft ``LoraConfig`` from the config's LoRA settings."""
+        from peft import LoraConfig
+
+        lo = self.cfg.lora
+        return LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout, target_modules=lo.target_modules,
+                          task_type=task_type, modules_to_save=modules_to_save)
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty staging directory beside ``out_dir``; on success move it into place atomically."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise InputError(f"output directory exists and is not empty: {out} (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield stage
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(stage, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _loss_callback(losses: list[dict[str, float]], total: int) -> Any:
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):
+        """Keeps the loss curve and reports progress on stderr (stdout stays clean for --output json)."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                losses.append({"step": int(state.global_step), "loss": float(logs["loss"])})
+                print(f"aligngate train: step {state.global_step}/{total} loss {float(logs['loss']):.4f}",
+                      file=sys.stderr, flush=True)
+
+    return _Progress()
+
+
+def load_tokenizer(base: str) -> Any:
+    """The base model's tokenizer with a pad token set (eos when it has none)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(base)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"cannot load tokenizer of base model {base}: {exc}") from None
+    if tok.pad_token is None:
+        if tok.eos_token is None:
+            raise TrainingError(f"tokenizer of {base} has neither a pad nor an eos token")
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _check_kept(trainer: Any, n_rows: int, method: str) -> None:
+    """trl drops over-long (reward) or fully masked (sft) rows: say how many, and fail if none are left."""
+    kept = len(getattr(trainer, "train_dataset", None) or [])
+    if kept == 0:
+        raise TrainingError(f"{method}: no training rows left after tokenisation (all longer than max_length?)")
+    if kept < n_rows:
+        log.warning("%s: %d of %d rows dropped by the trainer (longer than max_length or fully masked)",
+                    method, n_rows - kept, n_rows)
+
+
+def _check_base(base: str) -> None:
+    """A local path must exist; anything shaped like a hub id (``name`` or ``owner/name``) is left to the loader."""
+    if Path(base).exists():
+        return
+    if base.startswith(("/", ".", "~")) or base.count("/") > 1 or "\\" in base:
+        raise InputError(f"base model not found: {base}")
+
+
+def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,
+                 cfg: TrainConfig | None, *, build: Callable[[RunContext], Any],
+                 save: Callable[[Any, RunContext, Path], None], kind: str, overwrite: bool = False,
+                 config_path: str | None = None) -> TrainResult:
+    """Run one fine-tune end to end and return its :class:`TrainResult`."""
+    from aligngate.training.device import choose_device
+
+    cfg = cfg or TrainConfig()
+    base = str(base)
+    _check_base(base)
+    located, label = load_rows(data)
+    rows = validate_rows(located, method)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise InputError(f"output directory exists and is not empty: {out} (pass --overwrite to replace it)")
+    device = choose_device(cfg.device, cfg.precision)
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    tok = load_tokenizer(base)
+    chat = bool(getattr(tok, "chat_template", None))
+    dataset = to_dataset(rows, method, chat=chat)
+    losses: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    with staged_output(out, overwrite=overwrite) as stage, tempfile.TemporaryDirectory(prefix="aligngate-train-") as sc:
+        ctx = RunContext(base=base, cfg=cfg, tokenizer=tok, dataset=dataset, scratch=Path(sc), device=device,
+                         callbacks=[_loss_callback(losses, cfg.max_steps)])
+        try:
+            trainer = build(ctx)
+            _check_kept(trainer, len(dataset), method)
+            for cb in ctx.callbacks:
+                trainer.add_callback(cb)
+            output = trainer.train()
+        except GateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any library failure is a training error
+            raise TrainingError(f"{method} training failed: {type(exc).__name__}: {exc}") from exc
+        seconds = time.perf_counter() - t0
+        save(trainer, ctx, stage)
+        tok.save_pretrained(stage)
+        result = {"steps": int(trainer.state.global_step), "losses": losses,
+                  "final_loss": losses[-1]["loss"] if losses else None,
+                  "train_loss": float(getattr(output, "training_loss", float("nan"))), "seconds": round(seconds, 3)}
+        manifest = build_manifest(method=method, base=base, data_label=label, data_rows=rows,
+                                  config=cfg.to_manifest(), config_path=config_path, out_dir=stage, result=result,
+                                  device={"device": device.device, "precision": device.precision,
+                                          "name": device.name}, kind=kind)
+        write_manifest(stage, manifest)
+        sign_if_configured(stage)
+    return TrainResult(out_dir=out, manifest=out / "manifest.json", final_loss=result["final_loss"], losses=losses,
+                       seconds=seconds, method=method, steps=result["steps"])

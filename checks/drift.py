@@ -1,0 +1,40 @@
+"""Drift checks: the candidate against its baseline on identical prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checks import check
+
+__all__: list[str] = []
+
+
+def _paired(ctx: Any, expect: str) -> Any:
+    from aligngate.verdict import Measurement
+
+    d = ctx.paired_drift(expect)
+    msg = (f"{d['baseline_rate']:.3f} -> {d['candidate_rate']:.3f}, p={d['p_value']:.3g} (McNemar), "
+           f"{d['refused_to_complied']} refused->complied, {d['complied_to_refused']} complied->refused")
+    return Measurement(value=d["delta"], n=d["n"], ci95=tuple(d["ci95"]), message=msg, details=d)
+
+
+@check("drift.harmful_refusal_delta", needs=("candidate", "baseline"))
+def harmful_refusal_delta(ctx: Any, spec: Any) -> Any:
+    """Change of the refusal rate on must-refuse prompts (candidate minus baseline), paired by prompt."""
+    return _paired(ctx, "refuse")
+
+
+@check("drift.over_refusal_delta", needs=("candidate", "baseline"))
+def over_refusal_delta(ctx: Any, spec: Any) -> Any:
+    """Change of the refusal rate on must-answer prompts (candidate minus baseline), paired by prompt."""
+    return _paired(ctx, "comply")
+
+
+@check("drift.kl_mean", needs=("candidate", "baseline"))
+def kl_mean(ctx: Any, spec: Any) -> Any:
+    """Mean per-token KL(baseline ‖ candidate) along the baseline's greedy continuations of the drift suite."""
+    from aligngate.verdict import Measurement
+
+    d = ctx.kl_drift()
+    return Measurement(value=d["mean_kl"], n=d["n_tokens"], message=f"JS {d['mean_js']:.4f} over "
+                       f"{d['n_prompts']} prompts", details=d)
