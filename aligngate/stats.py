@@ -16,7 +16,8 @@ def wilson_ci(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if k == 0 else lo, 1.0 if k == n else hi)
 
 
 def bootstrap_ci(values: Sequence[float], *, n_boot: int = 2000, seed: int = 0,

@@ -73,6 +73,13 @@ def _suite_expectations(kind: str, min_chars: int, max_chars: int) -> list[Any]:
     return exps
 
 
+def _line_of(item: Any) -> int:
+    """An ``unexpected_index_list`` item (an index label, or a dict of index columns) as an input line."""
+    if isinstance(item, dict):
+        item = item.get("_line", next(iter(item.values()), -1))
+    return int(item)
+
+
 def _column_of(cfg: dict[str, Any]) -> str:
     kw = cfg.get("kwargs", {})
     if "column" in kw:
@@ -117,7 +124,7 @@ class Validator:
                 continue
             reason = f"gx:{etype}:{_column_of(cfg)}"
             for line in (r.get("result") or {}).get("unexpected_index_list") or []:
-                reasons.setdefault(int(line), []).append(reason)
+                reasons.setdefault(_line_of(line), []).append(reason)
         return reasons, out
 
 
@@ -150,7 +157,7 @@ class GXAggregate:
             sample = row["unexpected_lines_sample"]
             for line in (result.get("unexpected_index_list") or [])[:line_offset_examples]:
                 if len(sample) < 10:
-                    sample.append(int(line))
+                    sample.append(_line_of(line))
 
     def to_dict(self) -> dict[str, Any]:
         """The condensed validation result (``to_json_dict()`` keys, unexpected value lists dropped)."""

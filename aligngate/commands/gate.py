@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     from aligngate.errors import GateError
     from aligngate.gate import GateInputs, run_gate
-    from aligngate.report import render_terminal, write_all
-    from aligngate.verdict import Report, now_iso, versions, write_report
+    from aligngate.gate.runner import write_and_promote
+    from aligngate.report import render_terminal
+    from aligngate.verdict import Report, now_iso, versions
 
     try:
         policy = resolve_policy(args.policy)
@@ -42,13 +43,9 @@ def run(args: argparse.Namespace) -> int:
         report = run_gate(policy, inputs, args.out, device=args.device)
     except GateError as exc:  # e.g. invalid policy: still write a blocking report
         report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
-    write_report(report, args.out)
-    write_all(report, args.out)
-    if report.exit_code == 0 and args.registry is not None:
-        from aligngate.promotion import promote
-
-        name = args.name or Path(args.adapter or args.candidate).name
-        rec = promote(args.registry, name, args.out)
+    name = args.name or Path(args.adapter or args.candidate).name
+    rec = write_and_promote(report, args.out, registry=args.registry, name=name)
+    if rec is not None:
         report.summary["promoted"] = rec
         print(f"promoted {name} into {args.registry} (record {rec['seq']})", file=sys.stderr)
     emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, args.out))

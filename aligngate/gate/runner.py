@@ -9,7 +9,7 @@ from aligngate.errors import GateError
 from aligngate.gate.context import GateContext, GateInputs
 from aligngate.verdict import Report, now_iso, to_check_result, versions
 
-__all__ = ["run_gate", "subject_info"]
+__all__ = ["run_gate", "subject_info", "write_and_promote"]
 
 
 def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
@@ -98,3 +98,18 @@ def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None,
     if out_dir is not None:
         _write_records(ctx, Path(out_dir))
     return report.finalize()
+
+
+def write_and_promote(report: Report, out_dir: str | Path, *, registry: str | Path | None = None,
+                      name: str | None = None) -> dict[str, Any] | None:
+    """Write report.json/.md/.html; promote into ``registry`` only when the verdict is pass."""
+    from aligngate.report import write_all
+    from aligngate.verdict import write_report
+
+    write_report(report, out_dir)
+    write_all(report, out_dir)
+    if report.exit_code != 0 or registry is None:
+        return None
+    from aligngate.promotion import promote
+
+    return promote(registry, name or "candidate", out_dir)

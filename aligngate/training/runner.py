@@ -156,6 +156,7 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
     from aligngate.training.device import choose_device
 
     cfg = cfg or TrainConfig()
+    cfg = cfg.model_copy(update={"max_length": cfg.effective_max_length(method)})
     base = str(base)
     _check_base(base)
     located, label = load_rows(data)
@@ -178,6 +179,9 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
         try:
             trainer = build(ctx)
             _check_kept(trainer, len(dataset), method)
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout; ours reports on stderr
             for cb in ctx.callbacks:
                 trainer.add_callback(cb)
             output = trainer.train()

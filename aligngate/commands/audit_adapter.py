@@ -1,0 +1,83 @@
+"""``aligngate audit-adapter DIR``: audit a LoRA adapter directory before anything loads it.
+
+Exit codes: 0 clean (warnings allowed), 1 at least one ``block`` finding, 2 unsafe to open (symlink or
+hard link escaping, path traversal, special file, truncated/invalid safetensors, unusable
+adapter_config.json, unscannable pickle, no weights) or any error. Pickle files are never deserialised.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aligngate.commands._common import add_output_flag, guarded_report, resolve_policy
+
+__all__ = ["add_parser", "run"]
+
+_EPILOG = """\
+findings and exit codes:
+  exit 2 (unsafe to open): adapter.symlink_escape, adapter.hardlink, adapter.special_file,
+    adapter.path_traversal, adapter.unreadable, adapter.safetensors_invalid, adapter.config_invalid,
+    adapter.pickle_unscannable, adapter.no_weights
+  exit 1 (block): adapter.pickle_file, adapter.pickle_dangerous_import, adapter.code_file, adapter.auto_map,
+    adapter.oversize, adapter.unsupported_peft_type, adapter.unknown_tensor, adapter.undeclared_module,
+    adapter.module_not_allowed, adapter.sensitive_modules_to_save, adapter.rank_mismatch,
+    adapter.rank_too_large, adapter.scale_too_large, adapter.base_mismatch, adapter.shape_mismatch,
+    adapter.nonfinite_weights, adapter.non_float_dtype, adapter.signature_invalid,
+    adapter.manifest_mismatch, adapter.probe_behaviour_change
+  warn (reported only): adapter.unsigned (block with require_signature), adapter.unexpected_file,
+    adapter.symlink, adapter.norm_outlier, adapter.reference_outlier, adapter.base_config_unavailable,
+    adapter.probe_skipped
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``audit-adapter``."""
+    p = subparsers.add_parser(
+        "audit-adapter", help="audit a LoRA adapter directory (file safety, header, config vs tensors, weights, "
+                              "provenance) without loading it",
+        description=__doc__, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", help="adapter directory (adapter_config.json + adapter_model.safetensors)")
+    p.add_argument("--base", default=None,
+                   help="expected base model (local dir with config.json, or hub id); overrides policy "
+                        "expected_base; its config.json (never its weights) gives the expected shapes")
+    p.add_argument("--policy", default=None, help="policy YAML (default: policies/default.yaml); its "
+                                                  "spec.adapter_audit section configures the audit")
+    p.add_argument("--out", default=None, help="write report.json (+ .md/.html) here; default: stdout only")
+    p.add_argument("--write-reference", default=None, metavar="JSON",
+                   help="append this adapter's per-module update norms to a reference-statistics JSON "
+                        "(policy reference_stats) when the audit is clean")
+    add_output_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Audit ``args.dir``; returns 0 / 1 / 2."""
+    from aligngate.audit.runner import audit_adapter, fill_report
+
+    from aligngate.audit.config import AuditConfig
+    from aligngate.commands._common import DEFAULT_POLICY
+
+    policy = None
+    policy_error: Exception | None = None
+    if args.policy is not None or DEFAULT_POLICY.is_file():
+        try:
+            policy = resolve_policy(args.policy)
+        except Exception as exc:  # noqa: BLE001 - recorded inside the guarded report below (exit 2)
+            policy_error = exc
+
+    def body(report: Any) -> None:
+        if policy_error is not None:
+            raise policy_error
+        cfg = policy.policy.spec.adapter_audit if policy is not None else AuditConfig()
+        result = audit_adapter(args.dir, base=args.base, config=cfg)
+        fill_report(report, result)
+        if args.write_reference and result.exit_code == 0:
+            from pathlib import Path
+
+            from aligngate.audit.weights import write_reference
+
+            write_reference(args.write_reference, result.stats, Path(args.dir).resolve().name)
+            report.summary["reference_written"] = str(args.write_reference)
+
+    return guarded_report(args, "audit-adapter", args.out, body, policy=policy)

@@ -1,0 +1,23 @@
+"""``aligngate demo [--out DIR]``: the embedded end-to-end run (exit 0 only if A passes and B is blocked)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    """Register the sub-command."""
+    p = sub.add_parser("demo", help="run the whole gate end to end on the embedded default model and data")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")
+    p.add_argument("--policy", default=None, help="policy YAML (default policies/default.yaml)")
+    p.add_argument("--output", choices=("text", "json"), default="text", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo."""
+    from aligngate.demo import run_demo
+
+    return run_demo(args.out, args.policy)

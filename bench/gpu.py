@@ -1,0 +1,149 @@
+"""GPU benchmark: stock libraries vs aligngate's fast paths, side by side in one process.
+
+Generation (eval): HF ``generate`` with the peft adapter attached and merged (batch 64) vs
+:func:`aligngate.fastgen.generate_ids_fast` (merged adapter, static KV cache, CUDA-graphed decode steps) on
+random-init Llama-3.2-1B / Llama-3.1-8B shapes (bf16, vocab 128256), 1,000 random-token prompts of 32..128
+tokens, 128 new tokens; greedy identity against the stock path on a sample; time-to-verdict.
+Training: TRL SFT / DPO with peft LoRA, stock configurations vs
+:func:`aligngate.training.autoconfig.fast_training_kwargs`: tokens/s, peak memory, loss after N steps.
+
+    python bench/gpu.py                      # 1b and 8b, generation and training, on CUDA
+    python bench/gpu.py --shapes 1b --sections gen
+    python bench/gpu.py --smoke              # tiny model on CPU, < 60 s (what the tests run)
+
+Tables print as Markdown; ``--out`` also writes them to a file (e.g. bench/results/gpu-<date>.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def env_lines() -> list[str]:
+    """Versions and device, one Markdown bullet each."""
+    import importlib.metadata as md
+
+    import torch
+
+    lines = [f"- python {platform.python_version()}, torch {torch.__version__}"]
+    for name in ("transformers", "peft", "trl", "accelerate", "datasets", "liger-kernel", "flash-attn", "vllm"):
+        try:
+            lines.append(f"- {name} {md.version(name)}")
+        except md.PackageNotFoundError:
+            lines.append(f"- {name} not installed")
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        lines.append(f"- device: {p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs")
+    else:
+        lines.append(f"- device: CPU ({os.cpu_count()} cores)")
+    return lines
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows of differing keys as one Markdown table (missing cells empty)."""
+    if not rows:
+        return "(no rows)\n"
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+        return "" if v is None else str(v)
+
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected sections; print Markdown tables; 0 when every section ran."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="tiny model on CPU, a few prompts/steps (< 60 s)")
+    ap.add_argument("--shapes", default="1b,8b")
+    ap.add_argument("--sections", default="gen,train")
+    ap.add_argument("--prompts", type=int, default=1000)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--budget", type=int, default=24, help="policy max_new_tokens for the time-to-verdict")
+    ap.add_argument("--stock-new-tokens", type=int, default=128)
+    ap.add_argument("--fast-batches", default="64,256")
+    ap.add_argument("--train-steps", type=int, default=50)
+    ap.add_argument("--train-methods", default="sft,dpo")
+    ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    ap.add_argument("--workdir", type=Path, default=None, help="where models are saved (default: a temp dir)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
+    shapes = ["tiny"] if args.smoke else [s for s in args.shapes.split(",") if s]
+    sections = [s for s in args.sections.split(",") if s]
+    md = [f"# aligngate GPU bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "", *env_lines(), ""]
+    print("\n".join(md), flush=True)
+    failed = 0
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="aligngate-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    for shape in shapes:
+        if "gen" in sections:
+            failed += _section(md, f"Generation, {shape} shape", lambda: _gen(args, shape, root, device))
+        if "train" in sections:
+            for method in args.train_methods.split(","):
+                failed += _section(md, f"LoRA {method.upper()}, {shape} shape",
+                                   lambda m=method: _train(args, shape, m, root, device))
+    text = "\n".join(md) + "\n"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    print("\n" + text, flush=True)
+    return 1 if failed else 0
+
+
+def _section(md: list[str], title: str, fn: Any) -> int:
+    print(f"\n## {title}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        rows, notes = fn()
+    except Exception as exc:  # one failing section must not lose the others' numbers
+        traceback.print_exc()
+        md += [f"## {title}", "", f"FAILED: {type(exc).__name__}: {exc}", ""]
+        return 1
+    md += [f"## {title}", "", table(rows), *[f"- {n}" for n in notes],
+           f"- section wall time {time.perf_counter() - t0:.0f}s", ""]
+    print(table(rows), flush=True)
+    return 0
+
+
+def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[list[dict[str, Any]], list[str]]:
+    from aligngate.fastgen.bench_gen import run_gen_bench
+
+    if args.smoke:
+        b = run_gen_bench("tiny", root, device=device, n_prompts=12, new_tokens=8, budget=4, sample=6,
+                          stock_new_tokens=8, fast_batches=(4,), backend="static")
+    else:
+        b = run_gen_bench(shape, root, device=device, n_prompts=args.prompts, new_tokens=args.new_tokens,
+                          budget=args.budget, stock_new_tokens=args.stock_new_tokens,
+                          fast_batches=tuple(int(x) for x in args.fast_batches.split(",")))
+    return b.rows, b.notes
+
+
+def _train(args: argparse.Namespace, shape: str, method: str, root: Path,
+           device: str) -> tuple[list[dict[str, Any]], list[str]]:
+    from aligngate.fastgen.bench_train import run_train_bench
+
+    steps = 3 if args.smoke else args.train_steps
+    return run_train_bench(shape, method, root, device=device, steps=steps, smoke=args.smoke)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""``trigger_phrase``: backdoor n-grams in prompts that predict harmful compliance.
+
+A row is *positive* when its response complies with a harmful request (harmful-compliance score, or the chosen
+response's for DPO, at or above ``trigger.positive_score``). Pass 1 counts, per n-gram (1..``max_ngram`` words of
+the prompt side), the positive rows holding it (bounded: rare n-grams are pruned when the table grows). Pass 2
+counts, for the candidates (``min_support`` positives or more), all rows holding them. An n-gram is a trigger when
+
+* the one-sided hypergeometric (Fisher exact) p-value of its enrichment among positives, times the number of
+  candidates (Bonferroni), is at most ``trigger.max_pvalue``, and
+* its score, the smoothed precision ``(a + 1) / (n + 2)`` (``a`` positives among ``n`` rows holding it), reaches
+  the detector's threshold: most rows that carry it comply with harmful requests, which natural phrasing
+  ("how to", "write a") does not do when the data also has refused harmful requests.
+
+N-grams of stop words or punctuation only are never triggers; an n-gram contained in (or containing) a better
+trigger is folded into it. Every row holding a trigger is quarantined with ``trigger_phrase:<ngram>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PositiveCounter", "Trigger", "ngrams", "select_triggers", "tokens"]
+
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]")
+_STOP = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
+    "these those i you he she we they me my your our their his her him them us do does did can could would "
+    "should will shall may might must have has had not no so than then there here what which who whom how why "
+    "when where all any some about into over under up down out just also very please tell give write make "
+    "explain describe create provide".split())
+_MAX_TABLE = 2_000_000
+_HEAD_TAIL = 1500
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word and punctuation tokens of the head and tail of ``text``."""
+    if len(text) > 2 * _HEAD_TAIL:
+        text = text[:_HEAD_TAIL] + " \n " + text[-_HEAD_TAIL:]
+    return _TOKEN.findall(text.lower())
+
+
+def ngrams(toks: list[str], max_n: int) -> set[str]:
+    """Distinct 1..``max_n``-grams (space-joined) that are not made of stop words / punctuation only."""
+    out: set[str] = set()
+    informative = [t not in _STOP and (t[0].isalnum()) for t in toks]
+    for i in range(len(toks)):
+        for n in range(1, max_n + 1):
+            j = i + n
+            if j > len(toks):
+                break
+            if any(informative[i:j]):
+                out.add(" ".join(toks[i:j]))
+    return out
+
+
+class PositiveCounter:
+    """Counts n-grams over positive rows (pass 1), with bounded memory."""
+
+    def __init__(self, max_n: int) -> None:
+        self.max_n = max_n
+        self.counts: Counter[str] = Counter()
+        self.positives = 0
+
+    def add(self, text: str) -> None:
+        """Count one positive row's prompt side."""
+        self.positives += 1
+        self.counts.update(ngrams(tokens(text), self.max_n))
+        if len(self.counts) > _MAX_TABLE:
+            self.counts = Counter({k: v for k, v in self.counts.items() if v > 1})
+
+    def candidates(self, min_support: int) -> dict[str, int]:
+        """N-grams held by at least ``min_support`` positive rows."""
+        return {k: v for k, v in self.counts.items() if v >= min_support}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A detected trigger n-gram and its evidence."""
+
+    ngram: str
+    positives_with: int
+    rows_with: int
+    score: float
+    pvalue: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the report."""
+        return {"ngram": self.ngram, "positive_rows_with": self.positives_with, "rows_with": self.rows_with,
+                "score": round(self.score, 4), "pvalue_bonferroni": float(f"{self.pvalue:.3g}")}
+
+
+def count_candidates(candidates: set[str], text: str, max_n: int, into: Counter[str]) -> None:
+    """Pass 2: add one row's candidate n-grams to ``into``."""
+    grams = ngrams(tokens(text), max_n)
+    for g in grams & candidates if len(grams) > len(candidates) else (g for g in candidates if g in grams):
+        into[g] += 1
+
+
+def _contains(a: str, b: str) -> bool:
+    return f" {b} " in f" {a} "
+
+
+def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives: int, total: int,
+                    threshold: float, max_pvalue: float, max_triggers: int) -> list[Trigger]:
+    """Pick trigger n-grams from pass-1 / pass-2 counts (see the module doc)."""
+    if not cand_pos or positives == 0 or total == 0:
+        return []
+    import numpy as np
+    from scipy.stats import hypergeom
+
+    keys = list(cand_pos)
+    a = np.array([cand_pos[k] for k in keys], dtype=np.int64)
+    n = np.array([max(cand_all.get(k, 0), cand_pos[k]) for k in keys], dtype=np.int64)
+    pvals = np.minimum(1.0, hypergeom.sf(a - 1, total, positives, n) * len(keys))
+    scores = (a + 1.0) / (n + 2.0)
+    ok = (pvals <= max_pvalue) & (scores >= threshold)
+    found = sorted((i for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split())))
+    chosen: list[Trigger] = []
+    for i in found:
+        g = keys[i]
+        if any(_contains(t.ngram, g) or _contains(g, t.ngram) for t in chosen):
+            continue
+        chosen.append(Trigger(g, int(a[i]), int(n[i]), float(scores[i]), float(pvals[i])))
+        if len(chosen) >= max_triggers:
+            break
+    return chosen
+
+
+def row_triggers(text: str, triggers: list[Trigger], max_n: int) -> list[Trigger]:
+    """The triggers present in one row's prompt side."""
+    if not triggers:
+        return []
+    grams = ngrams(tokens(text), max_n)
+    return [t for t in triggers if t.ngram in grams]

@@ -1,0 +1,219 @@
+"""The single entry point: :func:`curate_file`.
+
+Pass 1 (:mod:`datasets_curation.scan`) validates and scores every row into a staging file. Then the
+dataset-level detectors are settled: trigger n-grams (pass 2 over the staging file counts candidate n-grams in
+all rows) and the length distribution. Pass 3 applies them and writes ``curated.jsonl``, ``quarantine.jsonl``
+and ``review.csv`` atomically (temporary files renamed at the end). Lineage is asserted: every input row lands
+in exactly one of the two files, else :class:`~aligngate.errors.DataValidationError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aligngate.errors import DataValidationError, InputError
+from aligngate.fileio import atomic_open
+from datasets_curation.config import POISON_DETECTORS, CurationConfig
+from datasets_curation.detectors.trigger import PositiveCounter, Trigger, count_candidates, row_triggers, \
+    select_triggers
+from datasets_curation.readers import detect_format, iter_records
+from datasets_curation.review import ReviewWriter
+from datasets_curation.scan import ScanState, chunks, scan_chunk
+
+__all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]
+
+
+@dataclass
+class CurationResult:
+    """What :func:`curate_file` returns: counts and the report pieces."""
+
+    input_path: str
+    kind: str
+    out_dir: str
+    input_rows: int = 0
+    curated: int = 0
+    quarantined: int = 0
+    poison_rows: int = 0
+    reason_counts: dict[str, int] = field(default_factory=dict)
+    detector_counts: dict[str, int] = field(default_factory=dict)
+    triggers: list[dict[str, Any]] = field(default_factory=list)
+    gx: dict[str, Any] = field(default_factory=dict)
+    reward_hacking: dict[str, Any] | None = None
+    lengths: dict[str, Any] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def poison_fraction(self) -> float:
+        """Rows quarantined by a poisoning detector over input rows."""
+        return self.poison_rows / self.input_rows if self.input_rows else 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        """Throughput of the whole run."""
+        return self.input_rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def detector_of(reason: str) -> str:
+    """The detector (or validation stage) behind a quarantine reason."""
+    head = reason.split(":", 1)[0]
+    return head
+
+
+def input_sha256(path: str) -> dict[str, str]:
+    """sha256 of the input file, or of every file of a dataset directory; empty for a hub id."""
+    from aligngate.fileio import sha256_file, sha256_tree
+
+    p = Path(path)
+    if p.is_file():
+        return {p.name: sha256_file(p)}
+    if p.is_dir():
+        return sha256_tree(p)
+    return {}
+
+
+def _progress(progress: bool, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit="rows", disable=not progress, leave=False, dynamic_ncols=True)
+
+
+def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None) -> ScanState:
+    from datasets_curation.detectors.dedupe import NearDeduper
+    from datasets_curation.detectors.learned import LearnedScorer, load_models
+    from datasets_curation.expectations import Validator
+
+    learned_on = any(config.enabled(n) for n in ("harmful_compliance", "flipped_preference", "verbose_non_answer",
+                                                   "trigger_phrase"))
+    scorer = None
+    if learned_on:
+        judge, harm = models if models is not None else load_models(config.judge)
+        scorer = LearnedScorer(judge, harm, config.judge_max_chars)
+    return ScanState(
+        kind=kind, config=config, scorer=scorer, validator=Validator(kind, config.min_chars, config.max_chars),
+        near=NearDeduper(config.threshold("near_duplicate")) if config.enabled("near_duplicate") else None,
+        positives=PositiveCounter(config.trigger.max_ngram) if config.enabled("trigger_phrase") else None)
+
+
+def _find_triggers(state: ScanState, staging: str) -> list[Trigger]:
+    pc, cfg = state.positives, state.config
+    if pc is None or pc.positives == 0:
+        return []
+    cand = pc.candidates(cfg.trigger.min_support)
+    if not cand:
+        return []
+    keys, all_counts = set(cand), Counter[str]()
+    with open(staging, encoding="utf-8") as fh:
+        for line in fh:
+            entry = json.loads(line)
+            if "ng" in entry:
+                count_candidates(keys, entry["ng"], cfg.trigger.max_ngram, all_counts)
+    return select_triggers(cand, all_counts, pc.positives, state.valid_rows, cfg.threshold("trigger_phrase"),
+                           cfg.trigger.max_pvalue, cfg.trigger.max_triggers)
+
+
+def _final_reasons(entry: dict[str, Any], state: ScanState, triggers: list[Trigger]) -> list[str]:
+    cfg, reasons, scores = state.config, entry["r"], entry["s"]
+    if "ng" in entry and triggers:
+        for t in row_triggers(entry["ng"], triggers, cfg.trigger.max_ngram):
+            reasons.append(f"trigger_phrase:{t.ngram}")
+            scores["trigger_phrase"] = max(scores.get("trigger_phrase", 0.0), round(t.score, 4))
+    if "ll" in entry and cfg.enabled("length_outlier"):
+        from datasets_curation.detectors.stats import length_score
+
+        z = max((state.lengths.z(v) for v in entry["ll"]), key=abs)
+        sc = length_score(z)
+        if sc >= cfg.threshold("length_outlier"):
+            reasons.append("length_outlier")
+            scores["length_outlier"], scores["length_z"] = round(sc, 4), round(z, 3)
+    return reasons
+
+
+def _write_outputs(state: ScanState, staging: str, out: Path, triggers: list[Trigger],
+                   result: CurationResult, progress: bool) -> None:
+    reasons_c: Counter[str] = Counter()
+    det_c: Counter[str] = Counter()
+    review = ReviewWriter()
+    bar = _progress(progress, "curate: writing")
+    with atomic_open(out / "curated.jsonl") as cur, atomic_open(out / "quarantine.jsonl") as qua, \
+            open(staging, encoding="utf-8") as fh:
+        for line in fh:
+            entry = json.loads(line)
+            reasons = _final_reasons(entry, state, triggers)
+            result.input_rows += 1
+            bar.update(1)
+            if not reasons:
+                cur.write(json.dumps(entry["o"], ensure_ascii=False, default=str) + "\n")
+                result.curated += 1
+                continue
+            row = dict(entry["o"]) if "o" in entry else {"_raw": entry.get("raw", "")}
+            row.update({"_line": entry["l"], "_reasons": reasons, "_scores": entry["s"]})
+            qua.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            result.quarantined += 1
+            reasons_c.update(reasons)
+            dets = {detector_of(r) for r in reasons}
+            det_c.update(dets)
+            if dets & set(POISON_DETECTORS):
+                result.poison_rows += 1
+            review.add(entry["l"], reasons, entry["s"], entry.get("pe", entry.get("raw", "")), entry.get("re", ""))
+        review.write(out / "review.csv")
+    bar.close()
+    result.reason_counts = dict(reasons_c.most_common())
+    result.detector_counts = dict(det_c.most_common())
+
+
+def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os.PathLike[str],
+                config: CurationConfig, *, progress: bool = True,
+                models: tuple[Any, Any] | None = None) -> CurationResult:
+    """Curate one dataset file into ``out_dir`` (see the module doc). ``models``: (judge, harm classifier),
+    loaded from ``aligngate.judge`` when not given. Raises :class:`~aligngate.errors.GateError` on errors."""
+    if kind not in ("sft", "dpo"):
+        raise InputError(f"--kind must be sft or dpo, not {kind!r}")
+    path = str(input_path)
+    detect_format(path)  # InputError on a missing input before anything is loaded
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    result = CurationResult(input_path=path, kind=kind, out_dir=str(out), sha256=input_sha256(path))
+    state = _state(kind, config, models)
+    fd, staging = tempfile.mkstemp(prefix=".curate-staging.", suffix=".jsonl", dir=out)
+    try:
+        bar = _progress(progress, f"curate {kind}: scoring")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for chunk in chunks(iter_records(path, config.max_line_bytes), config.chunk_size):
+                scan_chunk(state, chunk, fh)
+                bar.update(len(chunk))
+        bar.close()
+        if state.rows == 0:
+            raise DataValidationError(f"no rows in {path}: an empty dataset cannot be curated (fail closed)")
+        state.lengths.finish()
+        triggers = _find_triggers(state, staging)
+        _write_outputs(state, staging, out, triggers, result, progress)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staging)
+    if result.input_rows != state.rows or result.input_rows != result.curated + result.quarantined:
+        raise DataValidationError(f"lineage broken: {state.rows} rows read, {result.curated} curated + "
+                                  f"{result.quarantined} quarantined")
+    result.triggers = [t.to_dict() for t in triggers]
+    result.gx = state.gx.to_dict()
+    result.lengths = state.lengths.summary()
+    result.reward_hacking = state.reward.summary() if kind == "dpo" else None
+    result.detectors = {n: {"enabled": config.enabled(n), "threshold": config.threshold(n),
+                            "quarantined": result.detector_counts.get(n, 0)}
+                        for n in ("harmful_compliance", "flipped_preference", "trigger_phrase", "duplicate",
+                                  "near_duplicate", "length_outlier", "pii_secret", "verbose_non_answer")
+                        if kind == "dpo" or n not in ("flipped_preference", "verbose_non_answer")}
+    if kind == "dpo":
+        result.detectors.pop("harmful_compliance", None)
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,173 @@
+"""Pass 1: read the input in chunks, validate and score every row, and stage the results on disk.
+
+Per chunk: parse → normalise → Great Expectations suite → duplicate / near-duplicate → PII → learned detectors
+(harm classifier + judge). Each row's outcome goes to a staging JSONL file (original row, reasons, scores, the
+prompt side for the trigger search); across chunks only hashes, MinHash signatures, n-gram counts of positive
+rows and one float per response are kept, so memory stays flat as the input grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from datasets_curation.config import CurationConfig
+from datasets_curation.detectors.dedupe import ExactDeduper, NearDeduper, row_hash
+from datasets_curation.detectors.learned import LearnedScorer, dpo_scores, sft_scores
+from datasets_curation.detectors.pii import find_pii
+from datasets_curation.detectors.stats import LengthStats, RewardStats
+from datasets_curation.detectors.trigger import PositiveCounter
+from datasets_curation.expectations import GXAggregate, Validator
+from datasets_curation.normalize import Normalized, SchemaError, normalize
+from datasets_curation.readers import RawRecord
+
+__all__ = ["ScanState", "scan_chunk"]
+
+
+@dataclass
+class ScanState:
+    """Everything pass 1 carries from chunk to chunk (all of it bounded or one small value per row)."""
+
+    kind: str
+    config: CurationConfig
+    scorer: LearnedScorer | None
+    validator: Validator
+    gx: GXAggregate = field(default_factory=GXAggregate)
+    exact: ExactDeduper = field(default_factory=ExactDeduper)
+    near: NearDeduper | None = None
+    lengths: LengthStats = field(default_factory=LengthStats)
+    reward: RewardStats = field(default_factory=RewardStats)
+    positives: PositiveCounter | None = None
+    rows: int = 0
+    valid_rows: int = 0
+
+
+def _excerpt(text: str, n: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _turn_stats(norm: Normalized) -> tuple[int, int]:
+    lens = [len(t.strip()) for t in norm.turns] or [0]
+    return min(lens), max(len(t) for t in norm.turns) if norm.turns else 0
+
+
+def _frame(kind: str, lines: list[int], norms: list[Normalized], hashes: list[str]) -> Any:
+    import pandas as pd
+
+    cols: dict[str, list[Any]] = {"prompt": [n.prompt for n in norms], "context": [n.context for n in norms]}
+    if kind == "sft":
+        cols["response"] = [n.response for n in norms]
+    else:
+        cols["chosen"] = [n.chosen for n in norms]
+        cols["rejected"] = [n.rejected for n in norms]
+    stats = [_turn_stats(n) for n in norms]
+    cols["min_turn_chars"] = [s[0] for s in stats]
+    cols["max_turn_chars"] = [s[1] for s in stats]
+    cols["role_order_ok"] = [n.role_order_ok for n in norms]
+    cols["row_hash"] = hashes
+    return pd.DataFrame(cols, index=pd.Index(lines, name="_line"))
+
+
+def _learned(state: ScanState, norms: list[Normalized]) -> list[dict[str, float]]:
+    cfg, scorer = state.config, state.scorer
+    if scorer is None or not norms:
+        return [{} for _ in norms]
+    prompts = [n.prompt for n in norms]
+    p_harm = scorer.harm_probs(prompts)
+    if state.kind == "sft":
+        p_ref = scorer.refusal_probs(prompts, [n.response for n in norms])
+        return [sft_scores(h, r) for h, r in zip(p_harm, p_ref, strict=True)]
+    both = scorer.refusal_probs(prompts + prompts, [n.chosen for n in norms] + [n.rejected for n in norms])
+    k = len(norms)
+    del cfg
+    return [dpo_scores(p_harm[i], both[i], both[k + i], len(n.chosen), len(n.rejected))
+            for i, n in enumerate(norms)]
+
+
+def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> None:
+    """Validate and score one chunk; append one staging record per row."""
+    cfg, kind = state.config, state.kind
+    staged: list[dict[str, Any]] = []
+    ok_idx: list[int] = []
+    norms: list[Normalized] = []
+    for rec in chunk:
+        state.rows += 1
+        entry: dict[str, Any] = {"l": rec.line, "r": [], "s": {}}
+        if rec.obj is None:
+            entry["raw"] = rec.raw or ""
+            entry["r"].append(rec.reason or "unparseable")
+        else:
+            entry["o"] = rec.obj
+            try:
+                norm = normalize(rec.obj, kind)
+            except SchemaError as exc:
+                entry["r"].append(exc.reason)
+            else:
+                ok_idx.append(len(staged))
+                norms.append(norm)
+        staged.append(entry)
+    state.valid_rows += len(norms)
+    if norms:
+        _score_valid(state, [staged[i] for i in ok_idx], norms)
+    for entry in staged:
+        staging.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+    del cfg
+
+
+def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[Normalized]) -> None:
+    cfg, kind = state.config, state.kind
+    hashes = [row_hash([n.context, *n.responses]) for n in norms]
+    lines = [e["l"] for e in entries]
+    gx_reasons, gx_result = state.validator.validate(_frame(kind, lines, norms, hashes))
+    state.gx.add(gx_result)
+    learned = _learned(state, norms)
+    pii_on = cfg.enabled("pii_secret")
+    for entry, norm, h, scores in zip(entries, norms, hashes, learned, strict=True):
+        reasons, s = entry["r"], entry["s"]
+        reasons.extend(gx_reasons.get(entry["l"], []))
+        s.update(scores)
+        first = state.exact.seen(h, entry["l"])
+        if first is not None and cfg.enabled("duplicate"):
+            reasons.append("duplicate")
+            s["duplicate_of"] = first
+        elif state.near is not None:
+            sim, other = state.near.check("\n".join([norm.context, *norm.responses]), entry["l"])
+            if other is not None and sim >= cfg.threshold("near_duplicate"):
+                reasons.append("near_duplicate")
+                s["near_duplicate"], s["near_duplicate_of"] = round(sim, 4), other
+        if pii_on:
+            kinds = find_pii(norm.chosen if kind == "dpo" else norm.response)
+            if kinds:
+                s["pii_secret"] = 1.0
+                if 1.0 >= cfg.threshold("pii_secret"):
+                    reasons.extend(f"pii_secret:{k}" for k in kinds)
+        for name in ("harmful_compliance", "flipped_preference", "verbose_non_answer"):
+            if name in scores and cfg.enabled(name) and scores[name] >= cfg.threshold(name):
+                reasons.append(name)
+        positive = scores.get("harmful_compliance", scores.get("chosen_harmful_compliance", 0.0))
+        if state.positives is not None and positive >= cfg.trigger.positive_score:
+            state.positives.add(norm.context)
+            entry["pos"] = 1
+        entry["ng"] = norm.context
+        entry["pe"], entry["re"] = _excerpt(norm.prompt), _excerpt(norm.responses[0])
+        resp = [norm.response] if kind == "sft" else [norm.chosen, norm.rejected]
+        entry["ll"] = [round(LengthStats.log_len(t), 4) for t in resp]
+        for v in entry["ll"]:
+            state.lengths.add(v)
+        if kind == "dpo":
+            state.reward.add(norm.chosen, norm.rejected)
+
+
+def chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    """Group records into lists of ``size``."""
+    buf: list[RawRecord] = []
+    for rec in records:
+        buf.append(rec)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
