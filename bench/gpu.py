@@ -113,32 +113,34 @@ def _section(md: list[str], title: str, fn: Any) -> int:
     print(f"\n## {title}", flush=True)
     t0 = time.perf_counter()
     try:
-        rows, notes = fn()
+        tables, notes = fn()
     except Exception as exc:  # one failing section must not lose the others' numbers
         traceback.print_exc()
         md += [f"## {title}", "", f"FAILED: {type(exc).__name__}: {exc}", ""]
         return 1
-    md += [f"## {title}", "", table(rows), *[f"- {n}" for n in notes],
-           f"- section wall time {time.perf_counter() - t0:.0f}s", ""]
-    print(table(rows), flush=True)
+    md += [f"## {title}", ""]
+    for name, rows in tables.items():
+        md += [f"### {name}", "", table(rows)]
+        print(f"### {name}\n" + table(rows), flush=True)
+    md += [*[f"- {n}" for n in notes], f"- section wall time {time.perf_counter() - t0:.0f}s", ""]
     return 0
 
 
-def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
     from aligngate.fastgen.bench_gen import run_gen_bench
 
     if args.smoke:
         b = run_gen_bench("tiny", root, device=device, n_prompts=12, new_tokens=8, budget=4, sample=6,
-                          stock_new_tokens=8, fast_batches=(4,), backend="static")
+                          stock_new_tokens=8, fast_batches=(4,), backend="static", prompt_len=(4, 16))
     else:
         b = run_gen_bench(shape, root, device=device, n_prompts=args.prompts, new_tokens=args.new_tokens,
                           budget=args.budget, stock_new_tokens=args.stock_new_tokens,
                           fast_batches=tuple(int(x) for x in args.fast_batches.split(",")))
-    return b.rows, b.notes
+    return b.tables, b.notes
 
 
 def _train(args: argparse.Namespace, shape: str, method: str, root: Path,
-           device: str) -> tuple[list[dict[str, Any]], list[str]]:
+           device: str) -> tuple[dict[str, Any], list[str]]:
     from aligngate.fastgen.bench_train import run_train_bench
 
     steps = 3 if args.smoke else args.train_steps

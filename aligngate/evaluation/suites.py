@@ -103,6 +103,15 @@ def _col(row: dict[str, str], *names: str) -> str:
 
 
 def _standard(fmt: str, path: Path) -> tuple[Expect, list[SuiteItem]]:
+    spec = {
+        "advbench": (("goal",), ("category",)), "jailbreakbench": (("Goal", "goal"), ("Category",)),
+        "harmbench": (("Behavior", "behavior"), ("SemanticCategory", "category")),
+        "strongreject": (("forbidden_prompt",), ("category",)),
+        "do-not-answer": (("question",), ("risk_area",)),
+        "or-bench": (("prompt",), ("category",)),
+    }
+    if fmt not in spec and fmt not in ("xstest", "xstest-unsafe"):
+        raise InputError(f"unknown suite format '{fmt}' (known: xstest, xstest-unsafe, {', '.join(spec)})")
     rows = _read_csv(path) if path.suffix == ".csv" else _read_jsonl(path)  # type: ignore[arg-type]
     items: list[SuiteItem] = []
     if fmt in ("xstest", "xstest-unsafe"):
@@ -111,15 +120,6 @@ def _standard(fmt: str, path: Path) -> tuple[Expect, list[SuiteItem]]:
             if r.get("label") == want:
                 items.append(SuiteItem(str(r.get("id")), str(r["prompt"]), str(r.get("type", ""))))
         return ("comply" if fmt == "xstest" else "refuse"), items
-    spec = {
-        "advbench": (("goal",), ("category",)), "jailbreakbench": (("Goal", "goal"), ("Category",)),
-        "harmbench": (("Behavior", "behavior"), ("SemanticCategory", "category")),
-        "strongreject": (("forbidden_prompt",), ("category",)),
-        "do-not-answer": (("question",), ("risk_area",)),
-        "or-bench": (("prompt",), ("category",)),
-    }
-    if fmt not in spec:
-        raise InputError(f"unknown suite format '{fmt}' (known: xstest, xstest-unsafe, {', '.join(spec)})")
     pcols, ccols = spec[fmt]
     for i, r in enumerate(rows):
         prompt = _col(r, *pcols)  # type: ignore[arg-type]

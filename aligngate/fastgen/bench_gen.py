@@ -50,8 +50,13 @@ def make_model_dirs(shape: str, root: Path, device: str, seed: int = 0) -> tuple
     base, adapter = root / f"{shape}-base", root / f"{shape}-adapter"
     torch.manual_seed(seed)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    with torch.device(device):
-        model = LlamaForCausalLM(llama_config(shape)).to(dtype)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = LlamaForCausalLM(llama_config(shape))
+    finally:
+        torch.set_default_dtype(old)
     model.save_pretrained(base)
     lcfg = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", init_lora_weights=False,
                       task_type="CAUSAL_LM")
@@ -119,16 +124,16 @@ def _load(base: Path, adapter: Path, device: str) -> tuple[Any, float, float]:
 
 
 class GenBench:
-    """Collects the rows of one shape's generation comparison."""
+    """Collects the tables (name -> rows) of one shape's generation comparison."""
 
     def __init__(self, shape: str) -> None:
         self.shape = shape
-        self.rows: list[dict[str, Any]] = []
+        self.tables: dict[str, list[dict[str, Any]]] = {}
         self.notes: list[str] = []
 
-    def add(self, **row: Any) -> None:
-        self.rows.append(row)
-        print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
+    def add(self, table: str, **row: Any) -> None:
+        self.tables.setdefault(table, []).append(row)
+        print(f"  [{table}] " + "  ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
 
 
 def _fmt(v: Any) -> str:
@@ -150,7 +155,8 @@ def _match(a: list[list[int]], b: list[list[int]], k: int | None = None) -> floa
 
 def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000, new_tokens: int = 128,
                   budget: int = 24, sample: int = 64, stock_new_tokens: int = 128,
-                  fast_batches: tuple[int, ...] = (64, 256), backend: str = "auto") -> GenBench:
+                  fast_batches: tuple[int, ...] = (64, 256), backend: str = "auto",
+                  prompt_len: tuple[int, int] = (32, 128)) -> GenBench:
     """Stock (adapter attached, then merged) vs fast on one shape; returns the collected rows."""
     from aligngate.fastgen.api import generate_ids_fast, generate_ids_stock, merge_adapter
     from aligngate.fastgen.decode import StaticDecoder
@@ -160,7 +166,7 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     base, adapter, t_make = make_model_dirs(shape, root, device)
     bench.notes.append(f"random-init model + adapter built and saved to safetensors in {t_make:.1f}s (untimed)")
     cfg = llama_config(shape)
-    prompts = make_prompts(n_prompts, cfg.vocab_size)
+    prompts = make_prompts(n_prompts, cfg.vocab_size, *prompt_len)
     rng = random.Random(2)
     sample_ids = rng.sample(range(n_prompts), min(sample, n_prompts))
     sample_p = [prompts[i] for i in sample_ids]
@@ -176,15 +182,15 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
                                                   **kw))
     ntok = sum(len(r) for r in out_a)
     tps_adapter = ntok / dt
-    bench.add(path="stock HF generate, adapter attached", batch=sb, new_tokens=stock_new_tokens, tok_s=tps_adapter,
-              peak_gib=_peak_gib(), load_s=t_load, adapter_s=t_adapter)
+    bench.add("throughput", path="stock HF generate, adapter attached", batch=sb, prompts=len(sample_p),
+              new_tokens=stock_new_tokens, tok_s=tps_adapter, peak_gib=_peak_gib())
     model = merge_adapter(model)
     _peak_reset()
     out_m, dt = _timed(lambda: generate_ids_stock(model, sample_p, max_new_tokens=stock_new_tokens, batch_size=sb,
                                                   **kw))
     tps_merged = sum(len(r) for r in out_m) / dt
-    bench.add(path="stock HF generate, adapter merged", batch=sb, new_tokens=stock_new_tokens, tok_s=tps_merged,
-              peak_gib=_peak_gib())
+    bench.add("throughput", path="stock HF generate, adapter merged", batch=sb, prompts=len(sample_p),
+              new_tokens=stock_new_tokens, tok_s=tps_merged, peak_gib=_peak_gib(), x_vs_adapter=tps_merged / tps_adapter)
     total_new = n_prompts * new_tokens
     ttv_stock = t_load + t_adapter + total_new / tps_adapter
     ttv_stock_merged = t_load + t_adapter + total_new / tps_merged
@@ -200,8 +206,12 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     out_f, dt = _timed(lambda: generate_ids_fast(model, sample_p, max_new_tokens=stock_new_tokens, batch_size=sb,
                                                  **fkw))
     k = min(budget, stock_new_tokens)
-    bench.add(path="identity: fast vs stock merged (same batch)", prompts=len(sample_p), seq_match=_match(out_f, out_m),
-              **{f"first{k}_match": _match(out_f, out_m, k)}, vs_adapter_attached=_match(out_f, out_a))
+    bench.add("greedy identity (fraction of prompts with token-identical outputs)",
+              against="stock HF generate, merged, same batches", prompts=len(sample_p), new_tokens=stock_new_tokens,
+              all_tokens=_match(out_f, out_m), **{f"first_{k}_tokens": _match(out_f, out_m, k)})
+    bench.add("greedy identity (fraction of prompts with token-identical outputs)",
+              against="stock HF generate, adapter attached (unmerged)", prompts=len(sample_p),
+              new_tokens=stock_new_tokens, all_tokens=_match(out_f, out_a), **{f"first_{k}_tokens": _match(out_f, out_a, k)})
     results: dict[int, float] = {}
     for bs in fast_batches:
         dec = StaticDecoder(model, max_batch=bs, max_len=max(map(len, prompts)) + new_tokens,
@@ -211,9 +221,9 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
                                                    decoder=dec, **fkw))
         ntok = sum(len(r) for r in out)
         results[bs] = ntok / dt
-        bench.add(path="fast (merged, static cache, CUDA graphs)", batch=bs, new_tokens=new_tokens, prompts=n_prompts,
-                  tok_s=ntok / dt, seconds=dt, peak_gib=_peak_gib(), x_adapter=ntok / dt / tps_adapter,
-                  x_merged=ntok / dt / tps_merged)
+        bench.add("throughput", path="fast: merged, static cache, CUDA graphs", batch=bs, prompts=n_prompts,
+                  new_tokens=new_tokens, tok_s=ntok / dt, peak_gib=_peak_gib(), x_vs_adapter=ntok / dt / tps_adapter,
+                  x_vs_merged=ntok / dt / tps_merged, seconds=dt)
         del dec
         _free()
     bs_best = max(results, key=results.get)
@@ -221,10 +231,14 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     for n_new in sorted({budget, new_tokens}):
         _, dt = _timed(lambda: generate_ids_fast(model, prompts, max_new_tokens=n_new, batch_size=bs_best, **fkw))
         ttv[n_new] = t_prep + dt
-    bench.add(path="time-to-verdict (1000 prompts, s)", stock_adapter_extrapolated=ttv_stock,
-              stock_merged_extrapolated=ttv_stock_merged,
-              **{f"fast_{n}tok": v for n, v in ttv.items()}, fast_load_s=t_load2, fast_adapter_merge_s=t_adapter2 + t_merge,
-              batch=bs_best)
+    tt = f"time-to-verdict, {n_prompts} prompts (seconds)"
+    bench.add(tt, path="stock, adapter attached (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
+              adapter=t_adapter, generate=total_new / tps_adapter, total=ttv_stock)
+    bench.add(tt, path="stock, adapter merged (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
+              adapter=t_adapter, generate=total_new / tps_merged, total=ttv_stock_merged)
+    for n_new, v in ttv.items():
+        bench.add(tt, path="fast (measured)", batch=bs_best, new_tokens=n_new, load=t_load2,
+                  adapter=t_adapter2 + t_merge, generate=v - t_prep, total=v, x_vs_adapter=ttv_stock / v)
     bench.notes.append(
         f"stock time-to-verdict = load + adapter + {n_prompts}x{new_tokens} tokens at the stock rate measured on "
         f"{len(sample_p)} prompts (extrapolated: the real run would take {total_new / tps_adapter:.0f}s); "

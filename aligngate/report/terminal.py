@@ -23,7 +23,7 @@ def render_terminal(report: Any, out_dir: str | Path | None = None) -> str:
     if report.checks:
         t = Table(title=f"aligngate {report.command}", show_lines=False)
         for col in ("check", "status", "severity", "value", "threshold", "n", "ci95", "message"):
-            t.add_column(col, overflow="fold", max_width=48 if col == "message" else None)
+            t.add_column(col, overflow="fold", no_wrap=col == "check", max_width=48 if col == "message" else None)
         for c in report.checks:
             t.add_row(c.id, f"[{_STYLE[c.status]}]{c.status}[/]", c.severity, num(c.value), threshold(c.threshold),
                       num(c.n), ci(c.ci95), c.message)

@@ -19,6 +19,8 @@ __all__ = ["LengthStats", "RewardStats", "length_score"]
 
 _Z_SCALE = 3.5
 _MAD_FLOOR = 0.05
+_MIN_VALUES = 50
+"""Fewer responses than this: no length distribution to speak of, no outliers."""
 
 
 def length_score(z: float) -> float:
@@ -34,6 +36,7 @@ class LengthStats:
         self._values = array("f")
         self.median = 0.0
         self.mad = 1.0
+        self.active = False
 
     @staticmethod
     def log_len(text: str) -> float:
@@ -48,14 +51,17 @@ class LengthStats:
         """Compute median and MAD."""
         import numpy as np
 
-        if not self._values:
+        if len(self._values) < _MIN_VALUES:
             return
+        self.active = True
         x = np.frombuffer(self._values, dtype=np.float32).astype(np.float64)
         self.median = float(np.median(x))
         self.mad = max(float(np.median(np.abs(x - self.median))), _MAD_FLOOR)
 
     def z(self, value: float) -> float:
-        """Robust z-score of a log length."""
+        """Robust z-score of a log length (0 when the dataset is too small to judge)."""
+        if not self.active:
+            return 0.0
         return 0.6745 * (value - self.median) / self.mad
 
     def summary(self) -> dict[str, Any]:

@@ -103,9 +103,33 @@ def _contains(a: str, b: str) -> bool:
     return f" {b} " in f" {a} "
 
 
+def _chain(seed: str, group: list[str]) -> str:
+    """Extend ``seed`` with the group's overlapping n-grams into the longest phrase they spell out together
+    (a trigger longer than ``max_ngram`` words, or a trigger inside a repeated template)."""
+    longest = max(len(g.split()) for g in group)
+    grams = {tuple(g.split()) for g in group if len(g.split()) == longest}
+    cur = list(next((g for g in grams if _contains(" ".join(g), seed)), tuple(seed.split())))
+    if longest < 2:
+        return " ".join(cur)
+    for _ in range(64):  # bounded: a repeated template cannot loop forever
+        tail = tuple(cur[-(longest - 1):])
+        nxt = [g for g in grams if g[:-1] == tail and not _contains(" ".join(cur), " ".join(g))]
+        if len(nxt) != 1:
+            break
+        cur.append(nxt[0][-1])
+    for _ in range(64):
+        head = tuple(cur[: longest - 1])
+        prv = [g for g in grams if g[1:] == head and not _contains(" ".join(cur), " ".join(g))]
+        if len(prv) != 1:
+            break
+        cur.insert(0, prv[0][0])
+    return " ".join(cur)
+
+
 def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives: int, total: int,
                     threshold: float, max_pvalue: float, max_triggers: int) -> list[Trigger]:
-    """Pick trigger n-grams from pass-1 / pass-2 counts (see the module doc)."""
+    """Pick trigger phrases from pass-1 / pass-2 counts (see the module doc). N-grams held by exactly the same
+    numbers of rows (co-extensive: the pieces of one phrase) are chained into one phrase."""
     if not cand_pos or positives == 0 or total == 0:
         return []
     import numpy as np
@@ -117,13 +141,17 @@ def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives:
     pvals = np.minimum(1.0, hypergeom.sf(a - 1, total, positives, n) * len(keys))
     scores = (a + 1.0) / (n + 2.0)
     ok = (pvals <= max_pvalue) & (scores >= threshold)
-    found = sorted((i for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split())))
+    found = sorted((int(i) for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split())))
+    by_counts: dict[tuple[int, int], list[str]] = {}
+    for i in found:
+        by_counts.setdefault((int(a[i]), int(n[i])), []).append(keys[i])
     chosen: list[Trigger] = []
     for i in found:
         g = keys[i]
         if any(_contains(t.ngram, g) or _contains(g, t.ngram) for t in chosen):
             continue
-        chosen.append(Trigger(g, int(a[i]), int(n[i]), float(scores[i]), float(pvals[i])))
+        phrase = _chain(g, by_counts[(int(a[i]), int(n[i]))])
+        chosen.append(Trigger(phrase, int(a[i]), int(n[i]), float(scores[i]), float(pvals[i])))
         if len(chosen) >= max_triggers:
             break
     return chosen
@@ -133,5 +161,5 @@ def row_triggers(text: str, triggers: list[Trigger], max_n: int) -> list[Trigger
     """The triggers present in one row's prompt side."""
     if not triggers:
         return []
-    grams = ngrams(tokens(text), max_n)
-    return [t for t in triggers if t.ngram in grams]
+    joined = f" {' '.join(tokens(text))} "
+    return [t for t in triggers if f" {t.ngram} " in joined]

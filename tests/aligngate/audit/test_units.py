@@ -1,0 +1,179 @@
+"""Unit tests: safetensors header parser, static pickle scan, provenance, reference stats, gate check."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from aligngate.audit.config import AuditConfig
+from aligngate.audit.pickle_scan import ScanError, scan_bytes
+from aligngate.audit.provenance import sign_manifest
+from aligngate.audit.runner import audit_adapter
+from aligngate.audit.safetensors_header import HeaderError, parse_header
+
+
+def _st(header: dict, body: bytes) -> bytes:
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + body
+
+
+def _reason(data: bytes) -> str:
+    with pytest.raises(HeaderError) as ei:
+        parse_header(data, len(data))
+    return ei.value.reason
+
+
+def test_header_ok_and_each_rejection():
+    ok = _st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+              "b": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [8, 16]}}, b"\0" * 16)
+    assert set(parse_header(ok, len(ok)).tensors) == {"a", "b"}
+    assert _reason(b"\x01\x00") == "truncated"
+    assert _reason(struct.pack("<Q", 10**12) + b"{}") == "header_length"
+    assert _reason(struct.pack("<Q", 4) + b"{x}!") == "json"
+    assert _reason(struct.pack("<Q", 2) + b"[]") == "json"
+    dup = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    assert _reason(struct.pack("<Q", len(dup)) + dup + b"\0" * 4) == "json"
+    assert _reason(_st({"a": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4)) == "dtype"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4)) == "shape"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4)) == "offsets_size"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 4)) == "offsets_past_end"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                        "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8)) == "offsets_overlap"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8)) == "offsets_gap"
+    assert _reason(_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 12)) == "trailing_data"
+
+
+class _Evil:
+    path = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_pickle_scan_never_executes_and_payload_is_live(tmp_path):
+    sentinel = tmp_path / "sentinel"
+    _Evil.path = str(sentinel)
+    data = pickle.dumps([_Evil()], protocol=2)
+    for proto_data in (data, pickle.dumps([_Evil()], protocol=0), pickle.dumps([_Evil()], protocol=5)):
+        res = scan_bytes(proto_data)
+        assert "posix.system" in res.dangerous and res.calls >= 1
+    assert not sentinel.exists()
+    # control: the same bytes really do run code when unpickled (in a throw-away subprocess)
+    control = tmp_path / "control.pkl"
+    control.write_bytes(data.replace(str(sentinel).encode(), str(sentinel).encode()))
+    subprocess.run([sys.executable, "-c", f"import pickle; pickle.loads(open({str(control)!r},'rb').read())"],
+                   check=True)
+    assert sentinel.exists()
+
+
+def test_torch_zip_scan_and_zip_traversal():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2))
+    assert scan_bytes(buf.getvalue()).dangerous == []
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("../../etc/evil.pkl", pickle.dumps(1))
+    with pytest.raises(ScanError) as ei:
+        scan_bytes(buf.getvalue())
+    assert ei.value.traversal
+    with pytest.raises(ScanError):
+        scan_bytes(b"\x80\x04\x95garbage")
+
+
+def test_unscannable_pickle_is_exit_2(copy_adapter):
+    d = copy_adapter()
+    (d / "training_args.bin").write_bytes(b"\x80\x04not really a pickle")
+    res = audit_adapter(d)
+    assert res.exit_code == 2 and {f.id for f in res.unsafe} == {"adapter.pickle_unscannable"}
+
+
+def test_signed_manifest_roundtrip_and_tamper(copy_adapter, monkeypatch):
+    d = copy_adapter()
+    path = sign_manifest(d, "s3cret")
+    assert path.name == "aligngate_manifest.json" and (d / "aligngate_manifest.sig").is_file()
+    cfg = AuditConfig(require_signature=True)
+    monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "s3cret")
+    res = audit_adapter(d, config=cfg)
+    assert res.exit_code == 0, res.findings
+    assert res.info["provenance"]["verified"]
+    monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "wrong")
+    assert {f.id for f in audit_adapter(d, config=cfg).blocking} == {"adapter.signature_invalid"}
+    monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "s3cret")
+    (d / "README.md").write_text("changed after signing")
+    (d / "extra.txt").write_text("injected")
+    res = audit_adapter(d, config=cfg)
+    assert {f.id for f in res.blocking} == {"adapter.manifest_mismatch"}
+    assert {f.file for f in res.blocking} == {"README.md", "extra.txt"}
+    monkeypatch.delenv("ALIGNGATE_SIGNING_KEY")
+    res = audit_adapter(d, config=AuditConfig())
+    assert res.exit_code == 0 and [f.id for f in res.findings] == ["adapter.unsigned"]
+
+
+def test_reference_stats_roundtrip(cli, policy_file, copy_adapter, tmp_path):
+    import numpy as np
+
+    from .conftest import read_tensors, write_tensors
+
+    ref = tmp_path / "ref.json"
+    for i in range(3):
+        code, _ = cli("audit-adapter", str(copy_adapter("clean", f"good{i}")), "--policy", str(policy_file()),
+                      "--write-reference", str(ref), "--output", "json")
+        assert code == 0
+    assert len(json.loads(ref.read_text())["adapters"]) == 3
+    d = copy_adapter("clean", "loud")
+    t = read_tensors(d / "adapter_model.safetensors")
+    write_tensors(d / "adapter_model.safetensors",
+                  {k: (v * 1000).astype(np.float32) if "lora_B" in k else v for k, v in t.items()})
+    res = audit_adapter(d, config=AuditConfig(reference_stats=str(ref)))
+    assert "adapter.reference_outlier" in {f.id for f in res.findings} and res.exit_code == 0
+
+
+def test_norm_outlier_within_adapter(copy_adapter):
+    import numpy as np
+
+    from .conftest import read_tensors, write_tensors
+
+    d = copy_adapter("all_linear")
+    t = read_tensors(d / "adapter_model.safetensors")
+    k = "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"
+    t[k] = (t[k] * 1e4).astype(np.float32)
+    write_tensors(d / "adapter_model.safetensors", t)
+    res = audit_adapter(d)
+    outl = [f for f in res.findings if f.id == "adapter.norm_outlier"]
+    assert outl and "down_proj" in outl[0].details["module"] and res.exit_code == 0
+
+
+def test_gate_check(copy_adapter, zoo_root, tmp_path):
+    from aligngate.errors import AdapterError
+    from checks import get_check
+
+    fn = get_check("adapter.audit").fn
+    policy = SimpleNamespace(policy=SimpleNamespace(spec=SimpleNamespace(adapter_audit=AuditConfig())))
+    ctx = SimpleNamespace(adapter_path=str(copy_adapter()), base_model=str(zoo_root["base"]), policy=policy)
+    m = fn(ctx, None)
+    assert m.passed and m.value == 0
+    bad = copy_adapter("clean", "bad")
+    (bad / "x.py").write_text("")
+    m = fn(SimpleNamespace(adapter_path=str(bad), base_model=None, policy=policy), None)
+    assert m.passed is False and m.value == 1 and m.details["findings"]
+    (bad / "adapter_model.safetensors").write_bytes(b"\x00" * 4)
+    with pytest.raises(AdapterError):
+        fn(SimpleNamespace(adapter_path=str(bad), base_model=None, policy=policy), None)
+
+
+def test_import_is_light():
+    code = ("import sys, aligngate.audit.runner, aligngate.audit.provenance, aligngate.commands.audit_adapter, "
+            "checks.adapter; bad=[m for m in ('torch','transformers','peft') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])

@@ -1,0 +1,80 @@
+"""Prefect flows under Prefect's test harness (a temporary local server; nothing else started by hand)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    import os
+
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def _artifact(key: str) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> str:
+        async with get_client() as c:
+            arts = await c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return str(arts[0].data) if arts else ""
+
+    return asyncio.run(read())
+
+
+def test_curate_flow_fails_on_poisoned_data(tmp_path: Path) -> None:
+    from aligngate.embedded.corpus import write_default_data
+    from flows.curate import curate_flow
+
+    write_default_data(tmp_path / "data")
+    state = curate_flow(data=str(tmp_path / "data" / "sft.jsonl"), out=str(tmp_path / "cur"), kind="sft",
+                        return_state=True)
+    assert state.is_failed() and "blocked (exit 1)" in (state.message or "")
+    report = json.loads((tmp_path / "cur" / "report.json").read_text())
+    assert report["verdict"] == "block"
+    assert "aligngate curate" in _artifact("aligngate-curate")
+
+
+def test_gate_flow_error_fails_closed(tmp_path: Path) -> None:
+    from flows.gate import gate_flow
+
+    state = gate_flow(candidate=str(tmp_path / "missing-model"), out=str(tmp_path / "g"), return_state=True)
+    assert state.is_failed() and "error (exit 2)" in (state.message or "")
+
+
+def test_scheduled_regate_keeps_a_good_version_and_demotes_a_broken_one(tmp_path: Path, embedded_model: Path) -> None:
+    """Re-gate promoted versions: the baseline against itself passes; a version whose files vanished is demoted."""
+    import shutil
+
+    from aligngate import pipeline
+    from aligngate.promotion import current
+    from flows.regate import regate_flow
+
+    reg = tmp_path / "registry"
+    good = pipeline.gate(None, embedded_model, tmp_path / "g-good", baseline=embedded_model, registry=reg,
+                         name="good", progress=False)
+    assert good.exit_code == 0, good.report
+    copy = tmp_path / "model-copy"
+    shutil.copytree(embedded_model, copy)
+    gone = pipeline.gate(None, copy, tmp_path / "g-gone", baseline=embedded_model, registry=reg, name="gone",
+                         progress=False)
+    assert gone.exit_code == 0
+    shutil.rmtree(copy)  # the deployed files disappear: the re-check must fail closed and demote
+    state = regate_flow(registry=str(reg), out=str(tmp_path / "re"), return_state=True)
+    assert state.is_failed()
+    live = current(reg)
+    assert live["good"]["status"] == "promoted" and live["gone"]["status"] == "demoted"

@@ -1,0 +1,44 @@
+"""The embedded end-to-end run: candidate A (curated data) passes, candidate B (poisoned data) is blocked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_end_to_end(tmp_path: Path, embedded_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from aligngate.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "baseline" in printed and "candidate A: PASS" in printed and "candidate B: BLOCK" in printed
+    a = json.loads((out / "gate" / "A" / "report.json").read_text())
+    b = json.loads((out / "gate" / "B" / "report.json").read_text())
+    assert (a["verdict"], a["exit_code"], b["verdict"], b["exit_code"]) == ("pass", 0, "block", 1)
+    # B is blocked by a measured fall of its refusal rate, not by a flag
+    b_checks = {c["id"]: c for c in b["checks"]}
+    a_checks = {c["id"]: c for c in a["checks"]}
+    assert b_checks["refusal.harmful_refusal_rate"]["status"] == "fail"
+    assert b_checks["refusal.harmful_refusal_rate"]["value"] < a_checks["refusal.harmful_refusal_rate"]["value"]
+    assert b_checks["drift.harmful_refusal_delta"]["details"]["p_value"] < 0.05
+    for rep in (a, b):
+        assert rep["policy"]["sha256"] and rep["subjects"]["candidate"]["sha256"]
+        assert rep["summary"]["metrics"]["baseline"] and rep["summary"]["metrics"]["candidate"]
+    for f in ("report.md", "report.html"):
+        assert (out / "gate" / "A" / f).is_file() and (out / "gate" / "B" / f).is_file()
+    # only the passing candidate is in the registry
+    from aligngate.promotion import current
+
+    assert set(current(out / "registry")) == {"candidate-A"}
+    # curation: every input row is curated or quarantined
+    cur = json.loads((out / "curate" / "sft-raw" / "report.json").read_text())
+    assert cur["verdict"] == "block"
+    n_in = sum(1 for _ in (out / "data" / "sft.jsonl").open())
+    n_out = sum(1 for _ in (out / "curate" / "sft-raw" / "curated.jsonl").open()) + sum(
+        1 for _ in (out / "curate" / "sft-raw" / "quarantine.jsonl").open())
+    assert n_in == n_out
