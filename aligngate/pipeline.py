@@ -94,12 +94,13 @@ def test_reward_model(reward_model: str | Path, out: str | Path, policy: str | P
 def gate(policy: str | Path | None, candidate: str | Path, out: str | Path, *, adapter: str | Path | None = None,
          baseline: str | Path | None = None, reward_model: str | Path | None = None,
          data_report: str | Path | None = None, registry: str | Path | None = None, name: str | None = None,
-         cache: dict[str, Any] | None = None, progress: bool = True) -> StageResult:
+         cache: dict[str, Any] | None = None, progress: bool = True,
+         history: str | Path | None = None) -> StageResult:
     """Gate one candidate; promote it into ``registry`` only if it passes. Errors block (exit 2)."""
     from aligngate.commands._common import resolve_policy
     from aligngate.errors import GateError
     from aligngate.gate import GateInputs, run_gate
-    from aligngate.gate.runner import write_and_promote
+    from aligngate.gate.runner import record_history, write_and_promote
     from aligngate.verdict import Report, now_iso, versions
 
     t0 = time.perf_counter()
@@ -111,6 +112,8 @@ def gate(policy: str | Path | None, candidate: str | Path, out: str | Path, *, a
         report = run_gate(lp, inputs, out, progress=progress, cache=cache)
     except GateError as exc:
         report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
+    if history is not None:
+        record_history(report, history, name or Path(str(adapter or candidate)).name)
     rec = write_and_promote(report, out, registry=registry, name=name)
     res = StageResult("gate", report.exit_code, str(out), report.model_dump(mode="json"), None,
                       time.perf_counter() - t0)

@@ -1,8 +1,10 @@
-"""Scheduled re-check of what is deployed: re-gate every promoted version; demote the ones that now fail.
+"""Scheduled re-check of what is deployed: re-gate every promoted version and watch its history.
 
-The deployment in ``prefect.yaml`` runs this on a cron schedule. A failed re-check appends a ``demote``
-record to the registry and ends FAILED (Prefect automations / notification blocks alert on that state;
-``webhook`` posts the verdict as well when given).
+The ``regate-nightly`` deployment in ``prefect.yaml`` runs this on a cron schedule. For each live promoted
+version the gate is run again with the same subjects, its metrics are appended to the history store, and
+control rules (CUSUM and Shewhart limits, :mod:`aligngate.history`) check the series. A failed re-check or an
+out-of-control series appends a ``demote`` record to the registry, posts to ``webhook`` when given, and ends
+the flow FAILED (Prefect automations / notification blocks can alert on that state too).
 """
 
 from __future__ import annotations
@@ -11,18 +13,30 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 
 from aligngate import pipeline
+from aligngate.gate.runner import TRENDED
 from flows._common import final_state, publish
 
 
 @task(persist_result=False)
-def regate_one(name: str, record: dict[str, Any], policy: str | None, out: str) -> pipeline.StageResult:
-    """Re-run the gate on one promoted version with the same subjects."""
+def regate_one(name: str, record: dict[str, Any], policy: str | None, out: str,
+               history: str) -> pipeline.StageResult:
+    """Re-run the gate on one promoted version with the same subjects; append to the history."""
     subj = record.get("subjects", {})
     cand = subj.get("candidate", {})
-    return pipeline.gate(policy, cand.get("model"), out, adapter=cand.get("adapter"),
-                         baseline=(subj.get("baseline") or {}).get("model"), progress=False)
+    return pipeline.gate(policy, cand.get("model") or "", out, adapter=cand.get("adapter"),
+                         baseline=(subj.get("baseline") or {}).get("model"), progress=False, history=history,
+                         name=name)
+
+
+@task(persist_result=False)
+def control(name: str, history: str, reference: int) -> list[dict[str, Any]]:
+    """Control rules on each trended metric of ``name``."""
+    from aligngate.history import control_check, metric_series
+
+    return [control_check(metric_series(history, name, key), key, reference=reference).__dict__ for key in TRENDED]
 
 
 @task(persist_result=False)
@@ -36,22 +50,35 @@ def alert(webhook: str | None, message: str) -> None:
 
 
 @flow(name="aligngate-regate", log_prints=True)
-def regate_flow(registry: str, out: str, policy: str | None = None, webhook: str | None = None) -> Any:
-    """Re-gate every live promoted version in ``registry``; demote and alert on failure."""
+def regate_flow(registry: str, out: str, policy: str | None = None, history: str | None = None,
+                webhook: str | None = None, reference: int = 5) -> Any:
+    """Re-gate every live promoted version in ``registry``; demote and alert on failure or drift."""
     from aligngate.promotion import current, demote
 
     log = get_run_logger()
+    history = history or str(Path(registry) / "history.sqlite")
     live = {n: r for n, r in current(registry).items() if r["status"] == "promoted"}
-    results = []
+    results, rows = [], []
     for name, rec in sorted(live.items()):
-        res = regate_one(name, rec, policy, str(Path(out) / name))
-        publish(res, f"aligngate-regate-{name.lower().replace('_', '-')}")
-        if res.exit_code != 0:
-            demote(registry, name, f"re-check {res.verdict} (exit {res.exit_code})", res.out)
-            msg = f"aligngate: {name} demoted: re-check {res.verdict} (exit {res.exit_code}), report {res.out}"
+        res = regate_one(name, rec, policy, str(Path(out) / name), history)
+        key = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
+        publish(res, f"aligngate-regate-{key}")
+        checks = control(name, history, reference)
+        rows += [{"version": name, **{k: c[k] for k in ("key", "alarm", "reason", "latest", "reference_mean")}}
+                 for c in checks]
+        alarms = [c for c in checks if c["alarm"]]
+        if res.exit_code != 0 or alarms:
+            why = f"re-check {res.verdict} (exit {res.exit_code})" if res.exit_code != 0 else "; ".join(
+                f"{c['key']}: {c['reason']}" for c in alarms)
+            demote(registry, name, why, res.out)
+            msg = f"aligngate: {name} demoted: {why}; report {res.out}"
             log.error(msg)
             alert(webhook, msg)
+            if res.exit_code == 0:
+                res = pipeline.StageResult("control", 1, res.out, res.report)
         results.append(res)
+    create_table_artifact(key="aligngate-regate-control", table=rows or [{"version": "-", "key": "no live versions"}],
+                          description="control rules on each promoted version's history")
     print(f"re-checked {len(results)} promoted version(s)")
     return final_state(results, "regate")
 

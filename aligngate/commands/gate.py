@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory for report.json/.md/.html")
     p.add_argument("--registry", default=None, type=Path, help="promote into this registry when the gate passes")
     p.add_argument("--name", default=None, help="name to promote under (default: the adapter's or model's name)")
+    p.add_argument("--history", default=None, type=Path, help="append this run's metrics to a SQLite history store")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     add_output_flag(p)
     p.set_defaults(func=run)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from aligngate.errors import GateError
     from aligngate.gate import GateInputs, run_gate
-    from aligngate.gate.runner import write_and_promote
+    from aligngate.gate.runner import record_history, write_and_promote
     from aligngate.report import render_terminal
     from aligngate.verdict import Report, now_iso, versions
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     except GateError as exc:  # e.g. invalid policy: still write a blocking report
         report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
     name = args.name or Path(args.adapter or args.candidate).name
+    if args.history is not None:
+        record_history(report, args.history, name)
     rec = write_and_promote(report, args.out, registry=args.registry, name=name)
     if rec is not None:
         report.summary["promoted"] = rec

@@ -9,7 +9,7 @@ from aligngate.errors import GateError
 from aligngate.gate.context import GateContext, GateInputs
 from aligngate.verdict import Report, now_iso, to_check_result, versions
 
-__all__ = ["run_gate", "subject_info", "write_and_promote"]
+__all__ = ["record_history", "run_gate", "subject_info", "write_and_promote"]
 
 
 def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
@@ -113,3 +113,22 @@ def write_and_promote(report: Report, out_dir: str | Path, *, registry: str | Pa
     from aligngate.promotion import promote
 
     return promote(registry, name or "candidate", out_dir)
+
+
+TRENDED = ("refusal.harmful_refusal_rate", "refusal.over_refusal_rate", "drift.harmful_refusal_delta")
+
+
+def record_history(report: Report, db: str | Path, name: str) -> None:
+    """Append the run to the history store and add trend plots of its past runs to the report summary."""
+    from aligngate.history import append_run, metric_series
+
+    append_run(db, name, report.model_dump(mode="json"))
+    series = {k: metric_series(db, name, k) for k in TRENDED}
+    series = {k: v for k, v in series.items() if len(v) > 1}
+    if series:
+        longest = max(len(v) for v in series.values())
+        report.summary.setdefault("plots", []).append({
+            "title": f"history of {name}", "kind": "line", "x": list(range(1, longest + 1)),
+            "series": {k: [None] * (longest - len(v)) + v for k, v in series.items()},
+            "xlabel": "gate run", "ylabel": "value"})
+    report.summary["history"] = {"db": str(db), "name": name}

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,11 +139,12 @@ def _plots(pairs: list[dict[str, Any]], groups: list[dict[str, Any]]) -> list[di
 
 def run_reward_test(model_path: str | Path | None, config: RewardTestConfig | None = None, *,
                     pairs_path: str | Path | None = None, hh_rlhf: str | Path | None = None,
-                    categories: list[str] | None = None, scorer: Scorer | None = None) -> RewardTestResult:
+                    categories: list[str] | None = None, scorer: Scorer | None = None,
+                    progress: bool = False) -> RewardTestResult:
     """Build the adversarial pairs, score them with the reward model at ``model_path`` and compute all metrics.
 
     ``pairs_path`` / ``hh_rlhf`` override ``config.preference_data`` / ``config.hh_rlhf``; ``categories``
-    overrides ``config.categories``; ``scorer`` replaces the model (unit tests).
+    overrides ``config.categories``; ``scorer`` replaces the model (unit tests); ``progress`` logs stages on stderr.
     """
     cfg = config or RewardTestConfig()
     t0 = time.perf_counter()
@@ -173,6 +175,9 @@ def run_reward_test(model_path: str | Path | None, config: RewardTestConfig | No
         for r in (it["response"], *it["edits"].values()):
             wanted.setdefault(_key(it["prompt"], r), (it["prompt"], r))
     keys = list(wanted)
+    if progress:
+        print(f"aligngate reward test: scoring {len(keys)} unique conversations ({len(pairs)} pairs, "
+              f"{len(hh_pairs)} HH-RLHF pairs) with {model_path}", file=sys.stderr, flush=True)
     if scorer is None:
         if model_path is None:
             raise EvaluationError("run_reward_test needs a model path or a scorer")
