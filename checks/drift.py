@@ -38,3 +38,21 @@ def kl_mean(ctx: Any, spec: Any) -> Any:
     d = ctx.kl_drift()
     return Measurement(value=d["mean_kl"], n=d["n_tokens"], message=f"JS {d['mean_js']:.4f} over "
                        f"{d['n_prompts']} prompts", details=d)
+
+
+@check("drift.capability_delta", needs=("candidate", "baseline"),
+       params={"task": "lm-eval task to decide on (default: the worst delta over the policy's capability tasks)"})
+def capability_delta(ctx: Any, spec: Any) -> Any:
+    """lm-eval score change (candidate minus baseline) with its standard error; the worst task decides."""
+    import math
+
+    from aligngate.verdict import Measurement
+
+    tasks = ctx.capability()
+    name = spec.params.get("task") or min(tasks, key=lambda t: tasks[t]["delta"])
+    t = tasks[name]
+    se = t["stderr"] if not math.isnan(t["stderr"]) else 0.0
+    n = t["candidate"].get("n")
+    return Measurement(value=t["delta"], n=n, ci95=(t["delta"] - 1.96 * se, t["delta"] + 1.96 * se),
+                       message=f"{name}: {t['baseline']['value']:.3f} -> {t['candidate']['value']:.3f} "
+                               f"({t['candidate']['metric']})", details={"tasks": tasks, "decided_on": name})

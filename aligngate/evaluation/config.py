@@ -24,5 +24,9 @@ class EvaluationConfig(BaseModel):
     """Refusal judge by registered name (``minilm``, ``rules``, ``hf-classifier``, ``openai``)."""
     min_samples: int = Field(default=20, ge=1)
     """A suite with fewer prompts than this makes its checks error (inconclusive), never pass."""
+    capability_tasks: list[str] = Field(default_factory=lambda: ["aligngate_helpful_mc"])
+    """lm-eval tasks for ``drift.capability_delta`` (hub task names, or the embedded ``aligngate_helpful_mc``)."""
+    capability_limit: int | None = Field(default=None, ge=1)
+    """Documents per lm-eval task (None: all)."""
     seed: int = 0
     """Seed for bootstrap intervals."""

@@ -159,6 +159,29 @@ class GateContext:
 
         return self._once("kl", run)  # type: ignore[no-any-return]
 
+    def capability(self) -> dict[str, Any]:
+        """lm-eval scores of candidate and baseline on the policy's capability tasks, and their deltas."""
+        import math
+
+        from aligngate.evaluation.capability import run_lmeval
+
+        def run() -> dict[str, Any]:
+            cfg = self.eval_config
+            if self.inputs.baseline is None:
+                raise InputError("capability drift needs a baseline model")
+            cand = run_lmeval(self.inputs.candidate, cfg.capability_tasks, adapter=self.inputs.adapter,
+                              limit=cfg.capability_limit, device=self.device)
+            base = run_lmeval(self.inputs.baseline, cfg.capability_tasks, limit=cfg.capability_limit,
+                              device=self.device)
+            tasks = {}
+            for t in cfg.capability_tasks:
+                se = math.sqrt(cand[t]["stderr"] ** 2 + base[t]["stderr"] ** 2)
+                tasks[t] = {"candidate": cand[t], "baseline": base[t], "delta": cand[t]["value"] - base[t]["value"],
+                            "stderr": se}
+            return tasks
+
+        return self._once("capability", run)  # type: ignore[no-any-return]
+
     # ----------------------------------------------------------------- other stages
     def audit(self) -> Any:
         """The adapter audit (never loads pickle; reads the base's config only)."""
