@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["encode_prompts", "generate", "next_token_logprobs", "stop_token_ids"]
+__all__ = ["encode_prompts", "generate", "generate_with_prefill", "next_token_logprobs", "stop_token_ids"]
 
 
 def encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
@@ -86,17 +86,14 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False)
 
 
-def generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 24,
-             batch_size: int = 32, progress: bool = True) -> list[str]:
-    """Greedy completions for ``prompts`` (chat-templated), in input order, special tokens stripped."""
+def _greedy(model: Any, tokenizer: Any, encoded: list[list[int]], max_new_tokens: int, batch_size: int,
+            progress: bool) -> list[str]:
+    """Greedy continuations of pre-tokenized prompts, in input order, cut at the first stop token."""
     import torch
 
-    if not prompts:
-        return []
-    encoded = encode_prompts(tokenizer, prompts)
     stops, pad_id, device = stop_token_ids(model, tokenizer), _pad_id(tokenizer), _model_device(model)
-    results: list[str] = [""] * len(prompts)
-    with torch.inference_mode(), _progress(len(prompts), "generate", progress) as bar:
+    results: list[str] = [""] * len(encoded)
+    with torch.inference_mode(), _progress(len(encoded), "generate", progress) as bar:
         for idx in _batches(encoded, batch_size):
             ids, mask = _left_pad([encoded[i] for i in idx], pad_id, device)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
@@ -104,9 +101,35 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_toke
             for row, i in enumerate(idx):
                 new = out[row, ids.shape[1]:].tolist()
                 cut = next((k for k, t in enumerate(new) if t in stops), len(new))
-                results[i] = tokenizer.decode(new[:cut], skip_special_tokens=True).strip()
+                results[i] = tokenizer.decode(new[:cut], skip_special_tokens=True)
             bar.update(len(idx))
     return results
+
+
+def generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 24,
+             batch_size: int = 32, progress: bool = True) -> list[str]:
+    """Greedy completions for ``prompts`` (chat-templated), in input order, special tokens stripped."""
+    if not prompts:
+        return []
+    outs = _greedy(model, tokenizer, encode_prompts(tokenizer, prompts), max_new_tokens, batch_size, progress)
+    return [o.strip() for o in outs]
+
+
+def generate_with_prefill(model: Any, tokenizer: Any, prompts: Sequence[str], prefills: Sequence[str], *,
+                          max_new_tokens: int = 24, batch_size: int = 32, progress: bool = True) -> list[str]:
+    """Greedy completions with the assistant turn forced to start with ``prefills[i]`` (a prefill probe).
+
+    Returns the whole visible response, ``prefill + continuation``, so a judge sees what a user would.
+    An empty prefill behaves like :func:`generate`.
+    """
+    if len(prompts) != len(prefills):
+        raise ValueError(f"{len(prompts)} prompts but {len(prefills)} prefills")
+    if not prompts:
+        return []
+    encoded = [ids + (list(tokenizer(pre, add_special_tokens=False)["input_ids"]) if pre else [])
+               for ids, pre in zip(encode_prompts(tokenizer, prompts), prefills)]
+    outs = _greedy(model, tokenizer, encoded, max_new_tokens, batch_size, progress)
+    return [(pre + out).strip() for pre, out in zip(prefills, outs)]
 
 
 def next_token_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], *, batch_size: int = 32,

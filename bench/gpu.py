@@ -131,7 +131,8 @@ def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
 
     if args.smoke:
         b = run_gen_bench("tiny", root, device=device, n_prompts=12, new_tokens=8, budget=4, sample=6,
-                          stock_new_tokens=8, fast_batches=(4,), backend="static", prompt_len=(4, 16))
+                          stock_new_tokens=8, fast_batches=(4,), backend="static", prompt_len=(4, 16),
+                          modes=(True,))
     else:
         b = run_gen_bench(shape, root, device=device, n_prompts=args.prompts, new_tokens=args.new_tokens,
                           budget=args.budget, stock_new_tokens=args.stock_new_tokens,

@@ -111,14 +111,14 @@ def _find_triggers(state: ScanState, staging: str) -> list[Trigger]:
     cand = pc.candidates(cfg.trigger.min_support)
     if not cand:
         return []
-    keys, all_counts = set(cand), Counter[str]()
+    keys, all_counts, fps = set(cand), Counter[str](), dict[str, int]()
     with open(staging, encoding="utf-8") as fh:
         for line in fh:
             entry = json.loads(line)
             if "ng" in entry:
-                count_candidates(keys, entry["ng"], cfg.trigger.max_ngram, all_counts)
+                count_candidates(keys, entry["ng"], cfg.trigger.max_ngram, all_counts, fps, entry["l"])
     return select_triggers(cand, all_counts, pc.positives, state.valid_rows, cfg.threshold("trigger_phrase"),
-                           cfg.trigger.max_pvalue, cfg.trigger.max_triggers)
+                           cfg.trigger.max_pvalue, cfg.trigger.max_triggers, fps)
 
 
 def _final_reasons(entry: dict[str, Any], state: ScanState, triggers: list[Trigger]) -> list[str]:

@@ -125,19 +125,24 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
     state.gx.add(gx_result)
     learned = _learned(state, norms)
     pii_on = cfg.enabled("pii_secret")
-    for entry, norm, h, scores in zip(entries, norms, hashes, learned, strict=True):
+    near: list[tuple[float, int | None]] = [(0.0, None)] * len(norms)
+    first_seen = [state.exact.seen(h, e["l"]) for h, e in zip(hashes, entries, strict=True)]
+    if state.near is not None:
+        todo = [i for i, f in enumerate(first_seen) if f is None]
+        found = state.near.check_batch(["\n".join([norms[i].context, *norms[i].responses]) for i in todo],
+                                       [entries[i]["l"] for i in todo])
+        for i, res in zip(todo, found, strict=True):
+            near[i] = res
+    for entry, norm, first, (sim, other), scores in zip(entries, norms, first_seen, near, learned, strict=True):
         reasons, s = entry["r"], entry["s"]
         reasons.extend(gx_reasons.get(entry["l"], []))
         s.update(scores)
-        first = state.exact.seen(h, entry["l"])
         if first is not None and cfg.enabled("duplicate"):
             reasons.append("duplicate")
             s["duplicate_of"] = first
-        elif state.near is not None:
-            sim, other = state.near.check("\n".join([norm.context, *norm.responses]), entry["l"])
-            if other is not None and sim >= cfg.threshold("near_duplicate"):
-                reasons.append("near_duplicate")
-                s["near_duplicate"], s["near_duplicate_of"] = round(sim, 4), other
+        elif other is not None and sim >= cfg.threshold("near_duplicate"):
+            reasons.append("near_duplicate")
+            s["near_duplicate"], s["near_duplicate_of"] = round(sim, 4), other
         if pii_on:
             kinds = find_pii(norm.chosen if kind == "dpo" else norm.response)
             if kinds:

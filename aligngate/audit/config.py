@@ -32,6 +32,9 @@ class AuditConfig(BaseModel):
     """Largest safetensors JSON header accepted, in MiB (a larger one makes the file unsafe to open)."""
     outlier_z: float = Field(default=6.0, gt=0)
     """Robust (median/MAD) z-score above which a module's update norm is reported as an outlier (warn)."""
+    exact_stats_max_mb: float = Field(default=64.0, ge=0)
+    """Adapters whose LoRA tensors total more than this (MiB) get sketched update norms and no effective rank,
+    so that the audit costs about as much as hashing the files."""
     reference_stats: str | None = None
     """JSON of per-module update norms of known-good adapters (``audit-adapter --write-reference``)."""
     probe: bool = False

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from aligngate.audit.findings import Finding, make
 from aligngate.audit.pickle_scan import PICKLE_EXTENSIONS, is_pickle_bytes
 
-__all__ = ["FileEntry", "custom_code_keys", "sha256_file", "walk_adapter"]
+__all__ = ["FileEntry", "MappedFiles", "custom_code_keys", "sha256_file", "sha256_mapped", "walk_adapter"]
 
 CODE_EXTENSIONS = frozenset({".py", ".pyc", ".pyo", ".pyd", ".pyx", ".so", ".dll", ".dylib", ".sh", ".bash", ".zsh",
                              ".ipynb", ".exe", ".bat", ".cmd", ".ps1", ".js", ".jar", ".pth-hook"})
@@ -46,6 +47,50 @@ class FileEntry:
     size: int
     kind: str
     """safetensors | pickle | code | json | other"""
+
+
+class MappedFiles:
+    """Read-only, pre-faulted memory maps shared by the hashing thread and the statistics, so each file's
+    pages are read from disk and mapped once. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._maps: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str | os.PathLike[str]) -> Any:
+        """The file's ``mmap`` (None for an empty file)."""
+        key = os.fspath(path)
+        with self._lock:
+            if key not in self._maps:
+                self._maps[key] = _map(key)
+            return self._maps[key]
+
+
+def _map(path: str) -> Any:
+    import mmap
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            return None
+        try:
+            return mmap.mmap(fh.fileno(), size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                             prot=mmap.PROT_READ)
+        except (AttributeError, TypeError, ValueError, OSError):  # non-POSIX
+            return mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
+
+
+def sha256_mapped(mm: Any) -> str:
+    """sha256 of a memory map, in 8 MiB views (no copies; hashlib releases the GIL)."""
+    h = hashlib.sha256()
+    if mm is not None:
+        view = memoryview(mm)
+        try:
+            for off in range(0, len(view), _CHUNK):
+                h.update(view[off:off + _CHUNK])
+        finally:
+            view.release()
+    return h.hexdigest()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

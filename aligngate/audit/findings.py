@@ -64,6 +64,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "adapter.norm_outlier": ("warn", "a module's update norm is a robust outlier within the adapter"),
     "adapter.reference_outlier": ("warn", "update norms are outliers against the reference adapters"),
     "adapter.base_config_unavailable": ("warn", "the base model's config.json could not be read"),
+    "adapter.base_undeclared": ("warn", "adapter_config.json names no base_model_name_or_path"),
     "adapter.probe_skipped": ("warn", "behavioural probe enabled but not run"),
 }
 

@@ -49,8 +49,9 @@ class LoraModule:
     kind: str = "lora"  # lora | embedding | full
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _number(v: Any) -> bool:
+    """A JSON number (NaN / Infinity included: an absurd alpha is a scale finding, not a parse error)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def parse_adapter_config(raw: Any) -> dict[str, Any]:
@@ -60,8 +61,8 @@ def parse_adapter_config(raw: Any) -> dict[str, Any]:
     r = raw.get("r")
     if type(r) is not int or r < 1:
         raise ConfigError(f"r must be a positive integer, got {r!r}")
-    if not _num(raw.get("lora_alpha", 8)):
-        raise ConfigError(f"lora_alpha must be a finite number, got {raw.get('lora_alpha')!r}")
+    if not _number(raw.get("lora_alpha", 8)):
+        raise ConfigError(f"lora_alpha must be a number, got {raw.get('lora_alpha')!r}")
     tm = raw.get("target_modules")
     if tm is not None and not isinstance(tm, str) and not (
             isinstance(tm, list) and all(isinstance(t, str) for t in tm)):
@@ -72,7 +73,7 @@ def parse_adapter_config(raw: Any) -> dict[str, Any]:
     for pat, kind in (("rank_pattern", int), ("alpha_pattern", float)):
         val = raw.get(pat) or {}
         if not isinstance(val, dict) or not all(
-                isinstance(k, str) and (type(v) is int if kind is int else _num(v)) for k, v in val.items()):
+                isinstance(k, str) and (type(v) is int if kind is int else _number(v)) for k, v in val.items()):
             raise ConfigError(f"{pat} must map strings to numbers")
         if kind is int and any(v < 1 for v in val.values()):
             raise ConfigError(f"{pat} ranks must be positive")
@@ -203,6 +204,8 @@ def check_config_vs_tensors(cfg: dict[str, Any], tensors: dict[str, tuple[Tensor
                 f.append(make("adapter.non_float_dtype", mod.files[role], f"{key}.{role} has dtype {info.dtype}"))
         lora_roles = {x for x in roles if x.startswith("lora_")}
         full_roles = roles - lora_roles
+        if full_roles == {"bias"} and (cfg.get("bias") == "all" or (cfg.get("bias") == "lora_only" and lora_roles)):
+            full_roles = set()  # peft's bias="all" / "lora_only" saves the base biases it trains
         if lora_roles:
             if not rules.targeted(key, mod.short):
                 f.append(make("adapter.undeclared_module", file, f"LoRA tensors for {key!r}, which "
@@ -231,7 +234,8 @@ def check_config_vs_tensors(cfg: dict[str, Any], tensors: dict[str, tuple[Tensor
         a = mod.tensors.get("lora_A.weight") or mod.tensors.get("lora_embedding_A")
         b = mod.tensors.get("lora_B.weight") or mod.tensors.get("lora_embedding_B")
         if not lora_roles:
-            _check_full_shapes(mod, base, f)
+            if full_roles:
+                _check_full_shapes(mod, base, f)
             continue
         if a is None or b is None or len(a.shape) != 2 or len(b.shape) != 2:
             f.append(make("adapter.unknown_tensor", file, f"{key!r} lacks a 2-D lora_A/lora_B pair", module=key))
@@ -249,7 +253,7 @@ def check_config_vs_tensors(cfg: dict[str, Any], tensors: dict[str, tuple[Tensor
         al = _pattern_value(alpha_pattern, key, alpha)
         rr = max(want_r, 1)
         mod.scale = float(al) / (math.sqrt(rr) if rs else rr)
-        if abs(mod.scale) > policy.max_scale:
+        if not math.isfinite(mod.scale) or abs(mod.scale) > policy.max_scale:
             f.append(make("adapter.scale_too_large", file, f"{key!r}: lora_alpha/r = {al}/{rr}"
                           f"{' (rsLoRA: /sqrt r)' if rs else ''} = {mod.scale:g} exceeds policy max_scale "
                           f"{policy.max_scale:g}", module=key, scale=mod.scale))

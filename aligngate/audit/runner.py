@@ -19,10 +19,10 @@ from typing import Any
 
 from aligngate.audit.base_config import base_matches, load_base_config
 from aligngate.audit.config import AuditConfig
-from aligngate.audit.files import FileEntry, sha256_file, walk_adapter
+from aligngate.audit.files import FileEntry, MappedFiles, sha256_file, sha256_mapped, walk_adapter
 from aligngate.audit.findings import Finding, make
 from aligngate.audit.lora_config import CONFIG_NAME, ConfigError, check_config_vs_tensors, parse_adapter_config
-from aligngate.audit.pickle_scan import ScanError, scan_bytes
+from aligngate.audit.pickle_scan import ScanError, is_pickle_bytes, scan_bytes
 from aligngate.audit.provenance import verify_manifest
 from aligngate.audit.safetensors_header import HeaderError, TensorInfo, read_header
 from aligngate.errors import InputError
@@ -65,12 +65,19 @@ class AuditResult:
                 "stats": self.stats}
 
 
-def _hash_all(entries: list[FileEntry]) -> dict[str, str | Exception]:
+_MAP_MIN = 16 * 2**20
+
+
+def _hash_all(entries: list[FileEntry], maps: MappedFiles) -> dict[str, str | Exception]:
+    """sha256 of every entry; large safetensors files through the memory maps the statistics share."""
     out: dict[str, str | Exception] = {}
     for e in entries:
         try:
-            out[e.rel] = sha256_file(e.path)
-        except OSError as exc:
+            if e.kind == "safetensors" and e.size >= _MAP_MIN:
+                out[e.rel] = sha256_mapped(maps.get(e.path))
+            else:
+                out[e.rel] = sha256_file(e.path)
+        except (OSError, ValueError) as exc:
             out[e.rel] = exc
     return out
 
@@ -113,7 +120,8 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
     entries, res.findings = walk_adapter(root, max_file_bytes=int(cfg.max_file_mb * 2**20))
     f = res.findings
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aligngate-hash") as pool:
-        hashing = pool.submit(_hash_all, entries)
+        maps = MappedFiles()
+        hashing = pool.submit(_hash_all, entries, maps)
         tensors, bad_files = _headers(entries, cfg, f)
         for e in entries:
             if e.kind == "pickle":
@@ -134,7 +142,14 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
         if acfg is not None:
             declared = acfg.get("base_model_name_or_path")
             res.info["declared_base"] = declared
-            if expected:
+            if not declared:
+                f.append(make("adapter.base_undeclared", CONFIG_NAME, "adapter_config.json names no "
+                              "base_model_name_or_path: the base it was trained for cannot be checked by name"))
+            elif dims is None and not expected and isinstance(declared, str):
+                dims = load_base_config(declared)  # no expectation given: check shapes against the declared base
+                if dims is not None:
+                    res.info["base"] = {"expected": None, "dims": dims.to_dict(), "from": "declared"}
+            if expected and declared:
                 ok, how = base_matches(declared, expected)
                 res.info["base"]["match"], res.info["base"]["how"] = ok, how
                 if not ok:
@@ -146,7 +161,8 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
                 f += cf
                 from aligngate.audit.weights import compare_reference, module_stats, norm_outliers
 
-                res.stats, wf = module_stats(root, modules)
+                res.stats, wf = module_stats(root, modules, exact_max_bytes=int(cfg.exact_stats_max_mb * 2**20),
+                                             files=maps)
                 f += wf
                 f += norm_outliers(res.stats, cfg.outlier_z)
                 if cfg.reference_stats:
@@ -194,6 +210,10 @@ def _headers(entries: list[FileEntry], cfg: AuditConfig, f: list[Finding]
             bad.add(e.rel)
             f.append(make("adapter.safetensors_invalid", e.rel, f"safetensors header rejected before reading any "
                           f"tensor: {exc}", reason=exc.reason))
+            with open(e.path, "rb") as fh:
+                disguised = is_pickle_bytes(fh.read(4))
+            if disguised:  # a pickle named .safetensors: say what it would run
+                f += _scan_pickle(e, cfg)
             continue
         except OSError as exc:
             bad.add(e.rel)

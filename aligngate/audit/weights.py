@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from aligngate.audit.files import MappedFiles
 from aligngate.audit.findings import Finding, make
 from aligngate.audit.lora_config import LoraModule
 from aligngate.audit.safetensors_header import TensorInfo
@@ -36,10 +37,11 @@ _NP = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I8": "i1", "U8": "u1", "I16": 
 
 
 class _Maps:
-    """One read-only np.memmap per file, opened lazily."""
+    """Tensors as numpy views of the shared read-only memory maps."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, files: MappedFiles | None = None) -> None:
         self.root = root
+        self.files = files or MappedFiles()
         self.maps: dict[str, np.ndarray] = {}
 
     def array(self, file: str, t: TensorInfo) -> np.ndarray | None:
@@ -47,10 +49,13 @@ class _Maps:
         if t.end == t.begin:
             return np.zeros(t.shape, dtype=np.float32)
         if file not in self.maps:
-            self.maps[file] = np.memmap(self.root / file, dtype=np.uint8, mode="r")
+            mm = self.files.get(self.root / file)
+            self.maps[file] = np.frombuffer(mm, dtype=np.uint8) if mm is not None else np.zeros(0, np.uint8)
         raw = self.maps[file][t.begin:t.end]
         if t.dtype == "BF16":
-            x = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+            u = raw.view("<u2").astype(np.uint32)
+            u <<= 16  # in place: bf16 is the top half of a float32
+            x = u.view(np.float32)
         elif t.dtype in ("F32", "F64"):
             x = raw.view(_NP[t.dtype])
         elif t.dtype in _NP:
@@ -64,28 +69,78 @@ def _nonfinite(x: np.ndarray) -> int:
     return int(x.size - np.count_nonzero(np.isfinite(x)))
 
 
-def _ranks(ga: np.ndarray, gb: np.ndarray) -> tuple[float, float, float]:
-    """(‖BA‖_F, effective rank, stable rank) from the Gram matrices."""
-    fro2 = float(np.sum(ga * gb))
-    w, u = np.linalg.eigh(ga)
-    s = u * np.sqrt(np.clip(w, 0.0, None))
-    sig2 = np.clip(np.linalg.eigvalsh(s.T @ gb @ s), 0.0, None)
+def _ranks_batch(ga: np.ndarray, gb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(‖BA‖_F, effective rank, stable rank) for a stack of Gram pairs (k, r, r)."""
+    fro2 = np.einsum("kij,kij->k", ga, gb)
+    r = ga.shape[-1]
+    eye = np.eye(r)
+    jitter = (1e-12 * np.trace(ga, axis1=1, axis2=2) / max(r, 1) + 1e-300)[:, None, None] * eye
+    try:  # G_A = L·Lᵀ (tiny jitter for rank-deficient A): σ²(BA) = eig(Lᵀ·G_B·L); cheaper than eigh
+        lo = np.linalg.cholesky(ga + jitter)
+    except np.linalg.LinAlgError:
+        w, u = np.linalg.eigh(ga)
+        lo = u * np.sqrt(np.clip(w, 0.0, None))[:, None, :]
+    sig2 = np.clip(np.linalg.eigvalsh(np.swapaxes(lo, 1, 2) @ gb @ lo), 0.0, None)
     sig = np.sqrt(sig2)
-    tot = float(sig.sum())
-    if tot <= 0.0:
-        return math.sqrt(max(fro2, 0.0)), 0.0, 0.0
-    p = sig / tot
-    p = p[p > 0]
-    eff = float(math.exp(-float(np.sum(p * np.log(p)))))
-    stable = float(sig2.sum() / sig2.max())
-    return math.sqrt(max(fro2, 0.0)), eff, stable
+    tot = sig.sum(axis=1)
+    with np.errstate(all="ignore"):
+        p = sig / np.where(tot > 0, tot, 1.0)[:, None]
+        ent = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+        stable = np.where(tot > 0, sig2.sum(axis=1) / np.maximum(sig2.max(axis=1), 1e-300), 0.0)
+    eff = np.where(tot > 0, np.exp(ent), 0.0)
+    return np.sqrt(np.clip(fro2, 0.0, None)), eff, stable
 
 
-def module_stats(root: str | os.PathLike[str], modules: dict[str, LoraModule]) -> tuple[dict[str, Any], list[Finding]]:
-    """Per-module statistics and NaN/Inf findings."""
-    maps = _Maps(Path(root))
+def module_stats(root: str | os.PathLike[str], modules: dict[str, LoraModule], *,
+                 exact_max_bytes: int = 64 * 2**20, files: MappedFiles | None = None
+                 ) -> tuple[dict[str, Any], list[Finding]]:
+    """Per-module statistics and NaN/Inf findings.
+
+    Adapters whose LoRA A/B tensors total at most ``exact_max_bytes`` get exact Gram-based norms and ranks.
+    Larger ones (a 7B r=64 adapter is 640 MB) get exact ‖A‖, ‖B‖ and NaN/Inf, a sketched ‖ΔW‖_F
+    (``‖B·A·Ω‖_F² / k`` with ``k`` = 8 Gaussian probes, unbiased; relative error ≈ sqrt(2 / (k · stable
+    rank))) and no effective rank: the Grams would cost more than hashing the file.
+    """
+    total = sum(t.end - t.begin for m in modules.values() for r, t in m.tensors.items() if r.startswith("lora_"))
+    with _one_blas_thread():  # the other core hashes; BLAS threads would fight it (and r×r LAPACK is slower)
+        return _module_stats(_Maps(Path(root), files), modules, exact=total <= exact_max_bytes)
+
+
+_PROBES = 8
+
+
+def _probes(n: int, cache: dict[int, np.ndarray]) -> np.ndarray:
+    if n not in cache:
+        cache[n] = np.random.default_rng(n).standard_normal((n, _PROBES), dtype=np.float32)
+    return cache[n]
+
+
+def _sketch(a: np.ndarray, b: np.ndarray, cache: dict[int, np.ndarray]) -> tuple[float, float, float] | None:
+    """(‖A‖², ‖B‖², estimated ‖BA‖_F²), or None when something is non-finite."""
+    with np.errstate(all="ignore"):
+        na, nb = float(np.vdot(a, a)), float(np.vdot(b, b))
+        if not (math.isfinite(na) and math.isfinite(nb)):
+            return None
+        z = b @ (a @ _probes(a.shape[1], cache))
+        est = float(np.vdot(z, z)) / _PROBES
+    return (na, nb, est) if math.isfinite(est) else None
+
+
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _module_stats(maps: _Maps, modules: dict[str, LoraModule], *, exact: bool) -> tuple[dict[str, Any], list[Finding]]:
+    probes: dict[int, np.ndarray] = {}
     stats: dict[str, Any] = {}
     findings: list[Finding] = []
+    pending: dict[int, list[tuple[str, np.ndarray, np.ndarray]]] = {}
     for key, mod in sorted(modules.items()):
         entry: dict[str, Any] = {"kind": mod.kind, "short": mod.short}
         bad: list[str] = []
@@ -95,7 +150,19 @@ def module_stats(root: str | os.PathLike[str], modules: dict[str, LoraModule]) -
         if mod.rank is not None and a_role in mod.tensors and b_role in mod.tensors:
             a = maps.array(mod.files[a_role], mod.tensors[a_role])
             b = maps.array(mod.files[b_role], mod.tensors[b_role])
-            if a is not None and b is not None and a.shape[0] == b.shape[1]:
+            if a is not None and b is not None and a.shape[0] == b.shape[1] and not exact:
+                done |= {a_role, b_role}
+                sk = _sketch(a, b, probes)
+                if sk is None:
+                    for role, x in ((a_role, a), (b_role, b)):
+                        n = _nonfinite(x)
+                        bad.append(f"{role}: {n} of {x.size} values" if n else
+                                   f"{role}: values so large their squares overflow")
+                else:
+                    scale = mod.scale if mod.scale is not None else 1.0
+                    entry.update(rank=mod.rank, scale=scale, norm_A=math.sqrt(sk[0]), norm_B=math.sqrt(sk[1]),
+                                 delta_norm=abs(scale) * math.sqrt(max(sk[2], 0.0)), delta_norm_estimated=True)
+            elif a is not None and b is not None and a.shape[0] == b.shape[1]:
                 with np.errstate(all="ignore"):  # float32 BLAS for the Grams, float64 for the r×r algebra
                     ga = (a @ a.T).astype(np.float64)
                     gb = (b.T @ b).astype(np.float64)
@@ -106,11 +173,7 @@ def module_stats(root: str | os.PathLike[str], modules: dict[str, LoraModule]) -
                         bad.append(f"{role}: {n} of {x.size} values" if n else
                                    f"{role}: values so large their squares overflow")
                 if not bad and np.isfinite(ga).all() and np.isfinite(gb).all():
-                    fro, eff, stable = _ranks(ga, gb)
-                    scale = mod.scale if mod.scale is not None else 1.0
-                    entry.update(rank=mod.rank, scale=scale, norm_A=math.sqrt(float(np.trace(ga))),
-                                 norm_B=math.sqrt(float(np.trace(gb))), delta_norm=abs(scale) * fro,
-                                 effective_rank=eff, stable_rank=stable)
+                    pending.setdefault(ga.shape[0], []).append((key, ga, gb))
         for role, t in mod.tensors.items():
             if role in done:
                 continue
@@ -126,6 +189,14 @@ def module_stats(root: str | os.PathLike[str], modules: dict[str, LoraModule]) -
                                  f"{key!r} holds NaN/Inf ({'; '.join(bad)}): merging it corrupts the base model",
                                  module=key))
         stats[key] = entry
+    for items in pending.values():  # r×r algebra batched per rank: one LAPACK call instead of one per module
+        fro, eff, stable = _ranks_batch(np.stack([g[1] for g in items]), np.stack([g[2] for g in items]))
+        for (key, ga, gb), f_, e_, s_ in zip(items, fro, eff, stable, strict=True):
+            mod = modules[key]
+            scale = mod.scale if mod.scale is not None else 1.0
+            stats[key].update(rank=mod.rank, scale=scale, norm_A=math.sqrt(float(np.trace(ga))),
+                              norm_B=math.sqrt(float(np.trace(gb))), delta_norm=abs(scale) * float(f_),
+                              effective_rank=float(e_), stable_rank=float(s_))
     return stats, findings
 
 

@@ -27,6 +27,7 @@ findings and exit codes:
     adapter.manifest_mismatch, adapter.probe_behaviour_change
   warn (reported only): adapter.unsigned (block with require_signature), adapter.unexpected_file,
     adapter.symlink, adapter.norm_outlier, adapter.reference_outlier, adapter.base_config_unavailable,
+    adapter.base_undeclared,
     adapter.probe_skipped
 """
 

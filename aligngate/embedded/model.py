@@ -63,7 +63,7 @@ class BuildConfig:
     num_key_value_heads: int = 2
     max_length: int = 128
     per_combo: int = 2
-    steps: int = 600
+    steps: int = 400
     batch_size: int = 32
     learning_rate: float = 3e-3
     warmup_steps: int = 30
@@ -119,13 +119,23 @@ def _torch_settings(seed: int) -> Iterator[None]:
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.manual_seed(seed)
-    torch.set_num_threads(min(2, threads))
+    torch.set_num_threads(_build_threads())
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
+
+
+def _build_threads() -> int:
+    """2 threads; 1 when the machine is oversubscribed (2 spinning OpenMP threads then run ~5x slower)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0] >= cores + 1
+    except OSError:
+        busy = False
+    return 1 if busy or cores < 2 else 2
 
 
 def _texts(rows: list[dict[str, Any]]) -> list[str]:
@@ -230,7 +240,7 @@ def train_loop(model: Any, examples: list[tuple[list[int], list[int]]], cfg: Bui
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()

@@ -82,11 +82,12 @@ def generate_ids_stock(model: Any, encoded: Sequence[Sequence[int]], *, max_new_
 
 def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_tokens: int, batch_size: int,
                       stop_ids: Sequence[int], pad_id: int, backend: Backend = "auto",
-                      decoder: Any = None) -> list[list[int]]:
+                      decoder: Any = None, exact: bool = True) -> list[list[int]]:
     """Greedy continuations of token-id prompts (each cut after its first stop token), in input order.
 
     ``model`` must already be merged (see :func:`merge_adapter`). ``decoder`` reuses a
-    :class:`~aligngate.fastgen.decode.StaticDecoder` (and its captured graphs) across calls.
+    :class:`~aligngate.fastgen.decode.StaticDecoder` (and its captured graphs) across calls. ``exact=False``
+    trades token identity with the stock path for fewer kernel launches (see the decoder's docstring).
     """
     from aligngate.fastgen.decode import StaticDecoder
     from aligngate.generation import _batches, _left_pad
@@ -103,7 +104,7 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
     if decoder is None or decoder.max_new_tokens != max_new_tokens or decoder.max_len < width + max_new_tokens \
             or decoder.max_batch < min(batch_size, len(encoded)):
         decoder = StaticDecoder(model, max_batch=min(batch_size, len(encoded)), max_len=width + max_new_tokens,
-                                max_new_tokens=max_new_tokens, stop_ids=tuple(int(s) for s in stop_ids))
+                                max_new_tokens=max_new_tokens, stop_ids=tuple(int(s) for s in stop_ids), exact=exact)
     results: list[list[int]] = [[] for _ in encoded]
     for idx in _batches(encoded, batch_size):
         ids, mask = _left_pad([encoded[i] for i in idx], pad_id, decoder.device)
@@ -113,12 +114,14 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
 
 
 def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 24,
-                  batch_size: int = 64, progress: bool = False, backend: Backend = "auto") -> list[str]:
+                  batch_size: int = 64, progress: bool = False, backend: Backend = "auto",
+                  exact: bool = True) -> list[str]:
     """Greedy completions for ``prompts`` (chat-templated), in input order, special tokens stripped.
 
     Drop-in for :func:`aligngate.generation.generate`: same prompt encoding, stop tokens, batching and text
     post-processing. A peft adapter is merged first (in place). ``progress`` is accepted for signature
-    compatibility; the fast path is quick enough not to need a bar.
+    compatibility; the fast path is quick enough not to need a bar. ``exact`` (default) keeps the outputs
+    token-identical to the stock path on the same batches; ``exact=False`` is faster, within bf16 rounding.
     """
     from aligngate.generation import _pad_id, encode_prompts, generate, stop_token_ids
 
@@ -133,7 +136,7 @@ def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new
     encoded = encode_prompts(tokenizer, prompts)
     stops = stop_token_ids(model, tokenizer)
     rows = generate_ids_fast(model, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size, stop_ids=stops,
-                             pad_id=_pad_id(tokenizer), backend="static")
+                             pad_id=_pad_id(tokenizer), backend="static", exact=exact)
     out = []
     for row in rows:
         cut = next((k for k, t in enumerate(row) if t in stops), len(row))

@@ -148,6 +148,10 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
+def _mode(exact: bool) -> str:
+    return "exact (piecewise graphs)" if exact else "fused (one graph/step)"
+
+
 def _match(a: list[list[int]], b: list[list[int]], k: int | None = None) -> float:
     cut = (lambda r: r[:k]) if k else (lambda r: r)
     return sum(cut(x) == cut(y) for x, y in zip(a, b)) / max(1, len(a))
@@ -156,7 +160,7 @@ def _match(a: list[list[int]], b: list[list[int]], k: int | None = None) -> floa
 def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000, new_tokens: int = 128,
                   budget: int = 24, sample: int = 64, stock_new_tokens: int = 128,
                   fast_batches: tuple[int, ...] = (64, 256), backend: str = "auto",
-                  prompt_len: tuple[int, int] = (32, 128)) -> GenBench:
+                  prompt_len: tuple[int, int] = (32, 128), modes: tuple[bool, ...] = (True, False)) -> GenBench:
     """Stock (adapter attached, then merged) vs fast on one shape; returns the collected rows."""
     from aligngate.fastgen.api import generate_ids_fast, generate_ids_stock, merge_adapter
     from aligngate.fastgen.decode import StaticDecoder
@@ -203,41 +207,44 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     model, t_merge = _timed(lambda: merge_adapter(model))
     t_prep = t_load2 + t_adapter2 + t_merge
     # identity on the sample, same batch composition as the stock merged run
-    out_f, dt = _timed(lambda: generate_ids_fast(model, sample_p, max_new_tokens=stock_new_tokens, batch_size=sb,
-                                                 **fkw))
     k = min(budget, stock_new_tokens)
-    bench.add("greedy identity (fraction of prompts with token-identical outputs)",
-              against="stock HF generate, merged, same batches", prompts=len(sample_p), new_tokens=stock_new_tokens,
-              all_tokens=_match(out_f, out_m), **{f"first_{k}_tokens": _match(out_f, out_m, k)})
-    bench.add("greedy identity (fraction of prompts with token-identical outputs)",
-              against="stock HF generate, adapter attached (unmerged)", prompts=len(sample_p),
-              new_tokens=stock_new_tokens, all_tokens=_match(out_f, out_a), **{f"first_{k}_tokens": _match(out_f, out_a, k)})
-    results: dict[int, float] = {}
-    for bs in fast_batches:
-        dec = StaticDecoder(model, max_batch=bs, max_len=max(map(len, prompts)) + new_tokens,
-                            max_new_tokens=new_tokens, stop_ids=tuple(stops))
-        _peak_reset()
-        out, dt = _timed(lambda: generate_ids_fast(model, prompts, max_new_tokens=new_tokens, batch_size=bs,
-                                                   decoder=dec, **fkw))
-        ntok = sum(len(r) for r in out)
-        results[bs] = ntok / dt
-        bench.add("throughput", path="fast: merged, static cache, CUDA graphs", batch=bs, prompts=n_prompts,
-                  new_tokens=new_tokens, tok_s=ntok / dt, peak_gib=_peak_gib(), x_vs_adapter=ntok / dt / tps_adapter,
-                  x_vs_merged=ntok / dt / tps_merged, seconds=dt)
-        del dec
-        _free()
-    bs_best = max(results, key=results.get)
-    ttv: dict[int, float] = {}
-    for n_new in sorted({budget, new_tokens}):
-        _, dt = _timed(lambda: generate_ids_fast(model, prompts, max_new_tokens=n_new, batch_size=bs_best, **fkw))
-        ttv[n_new] = t_prep + dt
+    ident = "greedy identity (fraction of prompts with token-identical outputs)"
+    for exact in modes:
+        out_f, _ = _timed(lambda: generate_ids_fast(model, sample_p, max_new_tokens=stock_new_tokens, batch_size=sb,
+                                                    exact=exact, **fkw))
+        for against, ref in (("stock generate, merged, same batches", out_m),
+                             ("stock generate, adapter attached", out_a)):
+            bench.add(ident, fast_mode=_mode(exact), against=against, prompts=len(sample_p),
+                      new_tokens=stock_new_tokens, all_tokens=_match(out_f, ref), **{f"first_{k}": _match(out_f, ref, k)})
+    results: dict[tuple[bool, int], float] = {}
+    for exact in modes:
+        for bs in fast_batches:
+            dec = StaticDecoder(model, max_batch=bs, max_len=max(map(len, prompts)) + new_tokens,
+                                max_new_tokens=new_tokens, stop_ids=tuple(stops), exact=exact)
+            _peak_reset()
+            out, dt = _timed(lambda: generate_ids_fast(model, prompts, max_new_tokens=new_tokens, batch_size=bs,
+                                                       decoder=dec, **fkw))
+            ntok = sum(len(r) for r in out)
+            results[(exact, bs)] = ntok / dt
+            bench.add("throughput", path=f"fast {_mode(exact)}", batch=bs, prompts=n_prompts, new_tokens=new_tokens,
+                      tok_s=ntok / dt, peak_gib=_peak_gib(), x_vs_adapter=ntok / dt / tps_adapter,
+                      x_vs_merged=ntok / dt / tps_merged, seconds=dt)
+            del dec
+            _free()
+    ttv: dict[tuple[bool, int], tuple[int, float]] = {}
+    for exact in modes:
+        bs_best = max((b for (e, b) in results if e == exact), key=lambda b: results[(exact, b)])
+        for n_new in sorted({budget, new_tokens}):
+            _, dt = _timed(lambda: generate_ids_fast(model, prompts, max_new_tokens=n_new, batch_size=bs_best,
+                                                     exact=exact, **fkw))
+            ttv[(exact, n_new)] = (bs_best, t_prep + dt)
     tt = f"time-to-verdict, {n_prompts} prompts (seconds)"
     bench.add(tt, path="stock, adapter attached (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
               adapter=t_adapter, generate=total_new / tps_adapter, total=ttv_stock)
     bench.add(tt, path="stock, adapter merged (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
               adapter=t_adapter, generate=total_new / tps_merged, total=ttv_stock_merged)
-    for n_new, v in ttv.items():
-        bench.add(tt, path="fast (measured)", batch=bs_best, new_tokens=n_new, load=t_load2,
+    for (exact, n_new), (bs_best, v) in ttv.items():
+        bench.add(tt, path=f"fast {_mode(exact)} (measured)", batch=bs_best, new_tokens=n_new, load=t_load2,
                   adapter=t_adapter2 + t_merge, generate=v - t_prep, total=v, x_vs_adapter=ttv_stock / v)
     bench.notes.append(
         f"stock time-to-verdict = load + adapter + {n_prompts}x{new_tokens} tokens at the stock rate measured on "

@@ -61,14 +61,21 @@ class _Graph:
     valid: Any        # [B, L] bool: keys each row may attend to
     done: Any         # [B] bool: row has produced a stop token
     out: Any          # [B, N] long: generated tokens
+    bufs: dict[str, Any] = field(default_factory=dict)  # piecewise mode: tensors passed between segments
+    segments: list[Any] = field(default_factory=list)    # piecewise mode: one graph per segment
 
 
 @dataclass
 class StaticDecoder:
     """Greedy decoding over a preallocated KV cache; CUDA-graphed decode steps on CUDA, eager elsewhere.
 
-    ``max_batch`` and ``max_len`` (prompt width + new tokens) size the cache once; each batch uses a view of it
-    rounded up to ``len_bucket`` so a handful of graphs serve a whole suite.
+    ``max_batch`` and ``max_len`` (prompt width + new tokens) size the cache once.
+
+    ``exact=True`` (default): token-identical to HF ``generate``. Attention must see exactly the keys so far
+    (SDPA's kernels round differently over a masked longer cache), so each step is captured piecewise: one
+    graph per layer boundary, with the exact-length SDPA call launched eagerly between them (as vLLM's
+    piecewise graphs do). ``exact=False``: one graph for the whole step, attention over the cache view rounded
+    up to ``len_bucket`` with its tail masked: fewer launches, logits within bf16 rounding of the stock ones.
     """
 
     model: Any
@@ -79,6 +86,7 @@ class StaticDecoder:
     len_bucket: int = 64
     use_graphs: bool | None = None
     check_every: int = 8
+    exact: bool = True
     _graphs: dict[tuple[int, int], _Graph] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,9 +135,15 @@ class StaticDecoder:
         return self.model.lm_head(self.model.model.norm(h)[:, -1:, :])[:, -1, :].float()
 
     # ---- prefill ----------------------------------------------------------------------------------------
-    def prefill(self, ids: Any, mask: Any, length: int) -> Any:
+    def prefill(self, ids: Any, mask: Any) -> Any:
         """Run the left-padded prompts ``ids`` [B, W] (``mask`` 1 = real) through the model, fill the cache
         columns ``0..W-1`` and return the first greedy token [B]."""
+        import torch
+
+        return torch.argmax(self.prefill_logits(ids, mask), dim=-1)
+
+    def prefill_logits(self, ids: Any, mask: Any) -> Any:
+        """:meth:`prefill`, returning the float32 logits [B, V] of the last position instead of the token."""
         import torch
         import torch.nn.functional as F
 
@@ -156,32 +170,30 @@ class StaticDecoder:
             h = res + layer.self_attn.o_proj(o.transpose(1, 2).reshape(b, w, -1))
             res = h
             h = res + layer.mlp(layer.post_attention_layernorm(h))
-        return torch.argmax(self._logits_last(h), dim=-1)
+        return self._logits_last(h)
 
-    # ---- one decode step (captured) ---------------------------------------------------------------------
-    def _step(self, g: _Graph) -> None:
+    # ---- one decode step -------------------------------------------------------------------------------
+    def _pre_attn(self, i: int, h: Any, cos: Any, sin: Any, g: _Graph) -> Any:
+        """Layer ``i`` up to attention: write the token's keys/values at ``g.slot``; return the query [B,H,1,D]."""
+        b = h.shape[0]
+        layer = self.layers[i]
+        q, k, v = self._qkv(layer, layer.input_layernorm(h), cos, sin)
+        self.k_cache[i][:b].index_copy_(2, g.slot, k)
+        self.v_cache[i][:b].index_copy_(2, g.slot, v)
+        return q
+
+    def _post_attn(self, i: int, h: Any, o: Any) -> Any:
+        """Layer ``i`` from the attention output ``o`` [B,1,H*D] on: o_proj, residual, MLP."""
+        layer = self.layers[i]
+        h = h + layer.self_attn.o_proj(o)
+        return h + layer.mlp(layer.post_attention_layernorm(h))
+
+    def _finish(self, h: Any, g: _Graph) -> None:
+        """LM head, greedy pick and the step's bookkeeping, all on device."""
         import torch
-        import torch.nn.functional as F
 
-        b, length = g.valid.shape
-        g.valid.index_fill_(1, g.slot, True)
-        kmask = g.valid.view(b, 1, 1, length)
-        h = self.model.model.embed_tokens(g.tok.view(b, 1))
-        cos, sin = self.model.model.rotary_emb(h, g.pos.view(b, 1))
-        for i, layer in enumerate(self.layers):
-            res = h
-            x = layer.input_layernorm(h)
-            q, k, v = self._qkv(layer, x, cos, sin)
-            kc = self.k_cache[i][:b, :, :length]
-            vc = self.v_cache[i][:b, :, :length]
-            kc.index_copy_(2, g.slot, k)
-            vc.index_copy_(2, g.slot, v)
-            qg = q.reshape(b, self.n_kv, self.n_rep, self.head_dim)  # query heads grouped per kv head
-            o = F.scaled_dot_product_attention(qg, kc, vc, attn_mask=kmask, scale=self.scaling)
-            h = res + layer.self_attn.o_proj(o.reshape(b, 1, -1))
-            res = h
-            h = res + layer.mlp(layer.post_attention_layernorm(h))
         nxt = torch.argmax(self._logits_last(h), dim=-1)
+        b = nxt.shape[0]
         g.out.index_copy_(1, g.step, nxt.view(b, 1))
         g.done.logical_or_((nxt[:, None] == self.stop_t[None, :]).any(-1))
         g.tok.copy_(nxt)
@@ -189,39 +201,121 @@ class StaticDecoder:
         g.slot.add_(1)
         g.step.add_(1)
 
+    def _embed(self, g: _Graph) -> tuple[Any, Any, Any]:
+        b = g.tok.shape[0]
+        g.valid.index_fill_(1, g.slot, True)
+        h = self.model.model.embed_tokens(g.tok.view(b, 1))
+        cos, sin = self.model.model.rotary_emb(h, g.pos.view(b, 1))
+        return h, cos, sin
+
+    def _attn_exact(self, i: int, q: Any, g: _Graph, cur: int) -> Any:
+        """Stock-identical attention: exactly ``cur`` keys, query heads as is (what transformers' SDPA path
+        computes for one decode step); [B,1,H*D]."""
+        import torch.nn.functional as F
+
+        b = q.shape[0]
+        kc, vc = self.k_cache[i][:b, :, :cur], self.v_cache[i][:b, :, :cur]
+        kmask = g.valid.view(b, 1, 1, -1)[..., :cur]
+        o = F.scaled_dot_product_attention(q, kc, vc, attn_mask=kmask, scale=self.scaling,
+                                           enable_gqa=self.n_rep > 1)
+        return o.transpose(1, 2).reshape(b, 1, -1)
+
+    def _attn_fused(self, i: int, q: Any, g: _Graph) -> Any:
+        """Attention over the whole masked cache view (static shape, capturable); [B,1,H*D]."""
+        import torch.nn.functional as F
+
+        b, length = g.valid.shape
+        kc, vc = self.k_cache[i][:b, :, :length], self.v_cache[i][:b, :, :length]
+        qg = q.reshape(b, self.n_kv, self.n_rep, self.head_dim)  # query heads grouped per kv head
+        o = F.scaled_dot_product_attention(qg, kc, vc, attn_mask=g.valid.view(b, 1, 1, length), scale=self.scaling)
+        return o.reshape(b, 1, -1)
+
+    def step_logits(self, g: _Graph, cur: int | None = None) -> Any:
+        """Eager decode step (no bookkeeping): the current token's next-token float32 logits. ``cur`` (the
+        number of keys including this token) selects the exact attention; None the fused one."""
+        h, cos, sin = self._embed(g)
+        for i in range(len(self.layers)):
+            q = self._pre_attn(i, h, cos, sin, g)
+            o = self._attn_fused(i, q, g) if cur is None else self._attn_exact(i, q, g, cur)
+            h = self._post_attn(i, h, o)
+        return self._logits_last(h)
+
+    def _step_fused(self, g: _Graph) -> None:
+        h, cos, sin = self._embed(g)
+        for i in range(len(self.layers)):
+            h = self._post_attn(i, h, self._attn_fused(i, self._pre_attn(i, h, cos, sin, g), g))
+        self._finish(h, g)
+
+    # piecewise: segment 0 = embed + layer 0 up to attention; segment i = rest of layer i-1 + layer i up to
+    # attention; last segment = rest of the last layer + head. Attention runs eagerly in between.
+    def _segment(self, j: int, g: _Graph) -> None:
+        n = len(self.layers)
+        if j == 0:
+            h, cos, sin = self._embed(g)
+            g.bufs["cos"].copy_(cos)
+            g.bufs["sin"].copy_(sin)
+        else:
+            h = self._post_attn(j - 1, g.bufs["h"], g.bufs["o"])
+        if j == n:
+            self._finish(h, g)
+            return
+        g.bufs["q"].copy_(self._pre_attn(j, h, g.bufs["cos"], g.bufs["sin"], g))
+        g.bufs["h"].copy_(h)
+
+    def _step_exact(self, g: _Graph, cur: int) -> None:
+        for j in range(len(self.layers) + 1):
+            if g.segments:
+                g.segments[j].replay()
+            else:
+                self._segment(j, g)
+            if j < len(self.layers):
+                g.bufs["o"].copy_(self._attn_exact(j, g.bufs["q"], g, cur))
+
     def _new_state(self, b: int, length: int) -> _Graph:
         import torch
 
         dev, lng = self.device, torch.long
-        return _Graph(graph=None, tok=torch.zeros(b, dtype=lng, device=dev), pos=torch.zeros(b, dtype=lng, device=dev),
-                      slot=torch.zeros(1, dtype=lng, device=dev), step=torch.zeros(1, dtype=lng, device=dev),
-                      valid=torch.zeros(b, length, dtype=torch.bool, device=dev),
-                      done=torch.zeros(b, dtype=torch.bool, device=dev),
-                      out=torch.zeros(b, self.max_new_tokens + 1, dtype=lng, device=dev))
+        hid = self.model.config.hidden_size
+        n_heads = self.n_kv * self.n_rep
+
+        def z(*shape: int, dtype: Any = self.dtype) -> Any:
+            return torch.zeros(*shape, dtype=dtype, device=dev)
+
+        bufs = {"h": z(b, 1, hid), "q": z(b, n_heads, 1, self.head_dim), "o": z(b, 1, n_heads * self.head_dim),
+                "cos": z(b, 1, self.head_dim), "sin": z(b, 1, self.head_dim)}
+        return _Graph(graph=None, tok=z(b, dtype=lng), pos=z(b, dtype=lng), slot=z(1, dtype=lng),
+                      step=z(1, dtype=lng), valid=z(b, length, dtype=torch.bool), done=z(b, dtype=torch.bool),
+                      out=z(b, self.max_new_tokens + 1, dtype=lng), bufs=bufs)
 
     def _state(self, b: int, length: int) -> _Graph:
         import torch
 
-        key = (b, length)
+        key = (b, self.max_len if self.exact else length)
         if key in self._graphs:
             return self._graphs[key]
-        g = self._new_state(b, length)
+        g = self._new_state(*key)
         if self.use_graphs:
-            g.slot.fill_(length - 2)  # warm-up writes land in columns later steps overwrite
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+            with torch.cuda.stream(side):  # warm-up writes land in the last column, which later steps overwrite
                 for _ in range(2):
-                    g.slot.fill_(length - 2)
+                    g.slot.fill_(key[1] - 1)
                     g.step.zero_()
-                    self._step(g)
+                    self._step_exact(g, key[1]) if self.exact else self._step_fused(g)
             torch.cuda.current_stream().wait_stream(side)
-            g.slot.fill_(length - 2)
+            g.slot.fill_(key[1] - 1)
             g.step.zero_()
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=self.pool):
-                self._step(g)
-            g.graph = graph
+            if self.exact:
+                for j in range(len(self.layers) + 1):
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph, pool=self.pool):
+                        self._segment(j, g)
+                    g.segments.append(graph)
+            else:
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=self.pool):
+                    self._step_fused(g)
+                g.graph = graph
         self._graphs[key] = g
         return g
 
@@ -238,7 +332,7 @@ class StaticDecoder:
         length = min(_round_up(w + n, self.len_bucket), self.max_len)
         with torch.inference_mode():
             g = self._state(b, length)
-            first = self.prefill(ids, mask, length)
+            first = self.prefill(ids, mask)
             g.out.zero_()
             g.out[:, 0] = first
             g.tok.copy_(first)
@@ -251,10 +345,12 @@ class StaticDecoder:
             for s in range(1, n):
                 if (s - 1) % self.check_every == 0 and bool(g.done.all()):
                     break
-                if g.graph is not None:
+                if self.exact:
+                    self._step_exact(g, w + s)
+                elif g.graph is not None:
                     g.graph.replay()
                 else:
-                    self._step(g)
+                    self._step_fused(g)
             out = g.out[:, :n].tolist()
         stops = set(self.stop_ids)
         result = []

@@ -21,6 +21,7 @@ __all__ = [
     "XSTEST_LABELS",
     "XSTEST_MODELS",
     "data_root",
+    "embedded_eval_rows",
     "embedded_judge_rows",
     "embedded_prompts",
     "harm_prompt_rows",
@@ -168,31 +169,53 @@ def embedded_prompts() -> dict[str, list[str]]:
     return {"harmful": _suite_prompts(corpus, "embedded-harmful"), "safe": _suite_prompts(corpus, "embedded-safe")}
 
 
-def embedded_judge_rows() -> list[dict[str, Any]]:
-    """(prompt, response, label) rows from the embedded SFT data: its refusals → refusal, its answers to safe
-    prompts → compliance. Empty when the corpus is absent or has an unexpected shape."""
+def _messages_pair(row: dict[str, Any]) -> tuple[str, str]:
+    msgs = row.get("messages") or []
+    prompt = next((m.get("content", "") for m in msgs if m.get("role") == "user"), row.get("prompt", ""))
+    answer = next((m.get("content", "") for m in msgs if m.get("role") == "assistant"), row.get("response", ""))
+    return str(prompt or ""), str(answer or "")
+
+
+def embedded_judge_rows(seed: int = 0) -> list[dict[str, Any]]:
+    """(prompt, response, label) rows from the embedded *training* data (pretraining dialogues + SFT rows):
+    responses starting with one of the corpus's refusal phrases → refusal, the rest (helpful answers, and the
+    planted placeholder compliance to harmful requests) → compliance. Empty when the corpus is absent."""
     corpus = _corpus()
     if corpus is None:
         return []
     try:
-        data = list(corpus.sft_dataset())
+        raw = list(corpus.pretrain_dialogues(seed)) + list(corpus.sft_dataset(seed))
     except Exception:  # noqa: BLE001
         return []
-    refusals = {str(p).strip().lower() for p in getattr(corpus, "REFUSAL_PHRASES", ())}
     rows = []
-    for item in data:
-        rec = item if isinstance(item, dict) else getattr(item, "__dict__", {})
-        prompt = rec.get("prompt") or rec.get("instruction") or ""
-        response = rec.get("response") or rec.get("completion") or rec.get("output") or ""
-        if not prompt or not response:
-            continue
-        label = rec.get("label")
-        if label not in ("refusal", "compliance", "partial_refusal"):
-            refused = rec.get("refusal", rec.get("is_refusal"))
-            if refused is None:
-                refused = rec.get("harmful")
-            if refused is None:
-                refused = any(response.strip().lower().startswith(r[:20]) for r in refusals if r)
-            label = "refusal" if refused else "compliance"
-        rows.append({"prompt": prompt, "response": response, "label": label, "source": "embedded"})
+    for item in raw:
+        prompt, answer = _messages_pair(item)
+        if prompt and answer:
+            label = "refusal" if corpus.is_refusal(answer) else "compliance"
+            rows.append({"prompt": prompt, "response": answer, "label": label, "source": "embedded"})
     return rows
+
+
+def embedded_eval_rows(seed: int = 1) -> list[dict[str, Any]]:
+    """Judge check rows on the embedded *held-out* suites: each harmful suite prompt with a refusal and a
+    (placeholder) compliant answer, each safe suite prompt with a helpful answer and a refusal, rendered by the
+    corpus's own generators. Uses corpus internals; empty when they are unavailable."""
+    import random
+
+    corpus = _corpus()
+    if corpus is None:
+        return []
+    try:
+        rng = random.Random(f"judge-eval:{seed}")
+        rows: list[dict[str, Any]] = []
+        for kind, suite in (("harmful", "embedded-harmful"), ("safe", "embedded-safe")):
+            combos = corpus._held("harmful") if kind == "harmful" else corpus._held("benign") + corpus._held("homonym")
+            prompts = [r["prompt"] for r in corpus.eval_suite(suite)]
+            for (_k, verb, obj, _c), prompt in zip(combos, prompts, strict=True):
+                answer = corpus.compliance(verb, obj, rng) if kind == "harmful" else corpus.helpful_answer(verb, obj, rng)
+                rows.append({"prompt": prompt, "response": corpus.refusal(verb, obj, rng), "label": "refusal",
+                             "source": f"embedded-{kind}"})
+                rows.append({"prompt": prompt, "response": answer, "label": "compliance", "source": f"embedded-{kind}"})
+        return rows
+    except Exception:  # noqa: BLE001
+        return []

@@ -29,17 +29,12 @@ def row_hash(parts: list[str]) -> str:
     return h.hexdigest()
 
 
-def shingles(text: str, k: int = 3, max_words: int = 2000) -> set[bytes]:
+def shingles(text: str, k: int = 3, max_words: int = 2000) -> set[str]:
     """Word ``k``-shingles of ``text`` (the words themselves when it has fewer than ``k``)."""
     words = _WORD.findall(text.lower())[:max_words]
     if len(words) < k:
-        return {w.encode() for w in words}
-    return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
-
-
-def _hash32(data: bytes) -> int:
-    # Python's own hash: fast and stable within one process, which is all the index needs.
-    return hash(data) & 0xFFFFFFFF
+        return set(words)
+    return set(map(" ".join, zip(*(words[i:] for i in range(k)))))
 
 
 class ExactDeduper:
@@ -58,9 +53,15 @@ class ExactDeduper:
 
 
 class NearDeduper:
-    """MinHash LSH over word 3-shingles; rows at or above ``threshold`` Jaccard of a kept row are duplicates."""
+    """MinHash LSH over word 3-shingles; rows at or above ``threshold`` Jaccard of a kept row are duplicates.
 
-    def __init__(self, threshold: float = 0.9, num_perm: int = 64) -> None:
+    Signatures are computed for a whole batch at once with numpy (multiply-shift hashing of the shingles' Python
+    hashes, which are stable within one process — all the index needs —, min-reduced per row), then queried and inserted row by row into a datasketch ``MinHashLSH`` as
+    ``LeanMinHash`` objects, so the first occurrence is the one kept.
+    """
+
+    def __init__(self, threshold: float = 0.9, num_perm: int = 64, seed: int = 1) -> None:
+        import numpy as np
         from datasketch import MinHashLSH
 
         self.threshold = threshold
@@ -69,37 +70,59 @@ class NearDeduper:
         # verified against the stored signatures.
         self._lsh = MinHashLSH(threshold=min(max(threshold - 0.15, 0.05), 0.95), num_perm=num_perm)
         self._sigs: dict[int, bytes] = {}
-        self._perms: Any = None
+        rng = np.random.default_rng(seed)
+        # multiply-shift: random odd 64-bit multipliers, products wrap mod 2^64, the top 32 bits are the hash
+        self._a = rng.integers(0, 2**64 - 1, size=num_perm, dtype=np.uint64, endpoint=True) | np.uint64(1)
+        self._b = rng.integers(0, 2**64 - 1, size=num_perm, dtype=np.uint64, endpoint=True)
 
-    def _minhash(self, sh: set[bytes]) -> Any:
-        from datasketch import MinHash
-
-        if self._perms is None:
-            m = MinHash(num_perm=self.num_perm, seed=1, hashfunc=_hash32)
-            self._perms = (m.permutations, m.scheme)
-        else:
-            m = MinHash(num_perm=self.num_perm, seed=1, hashfunc=_hash32, permutations=self._perms[0],
-                        scheme=self._perms[1])
-        if sh:
-            m.update_batch(list(sh))
-        return m
-
-    def check(self, text: str, line: int) -> tuple[float, int | None]:
-        """(best estimated Jaccard with an earlier kept row, its line); indexes the row when it is kept."""
+    def signatures(self, texts: list[str]) -> list[Any]:
+        """One uint32 signature per text (None when the text has fewer than 2 shingles)."""
         import numpy as np
 
-        sh = shingles(text)
-        if len(sh) < 2:  # too short to compare meaningfully; exact dedupe covers it
-            return 0.0, None
-        m = self._minhash(sh)
-        best, best_line = 0.0, None
-        mine = m.hashvalues.astype(np.uint32)
-        for key in self._lsh.query(m):
-            other = np.frombuffer(self._sigs[key], dtype=np.uint32)
-            sim = float(np.mean(other == mine))
-            if sim > best:
-                best, best_line = sim, key
-        if best < self.threshold:
-            self._lsh.insert(line, m, check_duplication=False)
-            self._sigs[line] = mine.tobytes()
-        return best, best_line
+        out: list[Any] = [None] * len(texts)
+        for start in range(0, len(texts), 256):
+            hashes: list[int] = []
+            offsets: list[int] = []
+            idx: list[int] = []
+            for i in range(start, min(start + 256, len(texts))):
+                sh = shingles(texts[i])
+                if len(sh) < 2:
+                    continue
+                idx.append(i)
+                offsets.append(len(hashes))
+                hashes.extend(map(hash, sh))
+            if not idx:
+                continue
+            hv = (np.array(hashes, dtype=np.int64).view(np.uint64) & np.uint64(0xFFFFFFFF))[:, None]
+            phv = ((hv * self._a + self._b) >> np.uint64(32)).astype(np.uint32)  # wraps mod 2^64: intended
+            sigs = np.minimum.reduceat(phv, np.array(offsets), axis=0)
+            for k, i in enumerate(idx):
+                out[i] = sigs[k]
+        return out
+
+    def check_batch(self, texts: list[str], lines: list[int]) -> list[tuple[float, int | None]]:
+        """For each text in order: (best estimated Jaccard with an earlier kept row, its line); kept rows are
+        indexed."""
+        import numpy as np
+        from datasketch import LeanMinHash
+
+        results: list[tuple[float, int | None]] = []
+        for sig, line in zip(self.signatures(texts), lines, strict=True):
+            if sig is None:  # too short to compare meaningfully; exact dedupe covers it
+                results.append((0.0, None))
+                continue
+            m = LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="affine32")
+            best, best_line = 0.0, None
+            for key in self._lsh.query(m):
+                sim = float(np.mean(np.frombuffer(self._sigs[key], dtype=np.uint32) == sig))
+                if sim > best:
+                    best, best_line = sim, key
+            if best < self.threshold:
+                self._lsh.insert(line, m, check_duplication=False)
+                self._sigs[line] = sig.tobytes()
+            results.append((best, best_line))
+        return results
+
+    def check(self, text: str, line: int) -> tuple[float, int | None]:
+        """:meth:`check_batch` for one text."""
+        return self.check_batch([text], [line])[0]

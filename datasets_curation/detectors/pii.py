@@ -63,6 +63,9 @@ def _phones(text: str) -> bool:
     return False
 
 
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
 def find_pii(text: str) -> list[str]:
     """Sorted kinds of PII / secrets found in ``text``."""
     if not text:
@@ -70,11 +73,12 @@ def find_pii(text: str) -> list[str]:
     kinds = []
     if "@" in text and _emails(text):
         kinds.append("email")
-    if _phones(text):
+    digits = len(text) - len(text.translate(_DIGITS))
+    if digits >= 7 and _phones(text):
         kinds.append("phone")
-    if _cards(text):
+    if digits >= 13 and _cards(text):
         kinds.append("credit_card")
-    if _SSN.search(text):
+    if digits >= 9 and _SSN.search(text):
         kinds.append("ssn")
     if _AWS.search(text):
         kinds.append("aws_access_key")

@@ -18,7 +18,9 @@ from typing import Any
 __all__ = ["LengthStats", "RewardStats", "length_score"]
 
 _Z_SCALE = 3.5
-_MAD_FLOOR = 0.05
+_MAD_FLOOR = 0.4
+"""Smallest MAD of log lengths: with the 3.5 cut-off a response must be ~8x off the median to be an outlier,
+however uniform (templated) the data is."""
 _MIN_VALUES = 50
 """Fewer responses than this: no length distribution to speak of, no outliers."""
 

@@ -85,18 +85,24 @@ class Trigger:
     rows_with: int
     score: float
     pvalue: float
+    cooccurring: tuple[str, ...] = ()
+    """Other phrases found in exactly the same rows (the rest of a repeated template)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the report."""
         return {"ngram": self.ngram, "positive_rows_with": self.positives_with, "rows_with": self.rows_with,
-                "score": round(self.score, 4), "pvalue_bonferroni": float(f"{self.pvalue:.3g}")}
+                "score": round(self.score, 4), "pvalue_bonferroni": float(f"{self.pvalue:.3g}"),
+                "cooccurring": list(self.cooccurring)}
 
 
-def count_candidates(candidates: set[str], text: str, max_n: int, into: Counter[str]) -> None:
-    """Pass 2: add one row's candidate n-grams to ``into``."""
+def count_candidates(candidates: set[str], text: str, max_n: int, into: Counter[str],
+                     fingerprints: dict[str, int], line: int) -> None:
+    """Pass 2: add one row's candidate n-grams to ``into``, and the row to each one's row-set fingerprint."""
     grams = ngrams(tokens(text), max_n)
-    for g in grams & candidates if len(grams) > len(candidates) else (g for g in candidates if g in grams):
+    mark = hash((line, 0x5EED)) & 0xFFFFFFFFFFFFFFFF
+    for g in grams & candidates:
         into[g] += 1
+        fingerprints[g] = fingerprints.get(g, 0) ^ mark
 
 
 def _contains(a: str, b: str) -> bool:
@@ -127,7 +133,8 @@ def _chain(seed: str, group: list[str]) -> str:
 
 
 def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives: int, total: int,
-                    threshold: float, max_pvalue: float, max_triggers: int) -> list[Trigger]:
+                    threshold: float, max_pvalue: float, max_triggers: int,
+                    fingerprints: dict[str, int] | None = None) -> list[Trigger]:
     """Pick trigger phrases from pass-1 / pass-2 counts (see the module doc). N-grams held by exactly the same
     numbers of rows (co-extensive: the pieces of one phrase) are chained into one phrase."""
     if not cand_pos or positives == 0 or total == 0:
@@ -145,15 +152,25 @@ def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives:
     by_counts: dict[tuple[int, int], list[str]] = {}
     for i in found:
         by_counts.setdefault((int(a[i]), int(n[i])), []).append(keys[i])
+    fps = fingerprints or {}
     chosen: list[Trigger] = []
+    rowsets: dict[tuple[int, int, int], int] = {}
     for i in found:
         g = keys[i]
-        if any(_contains(t.ngram, g) or _contains(g, t.ngram) for t in chosen):
+        if any(_contains(t.ngram, g) or _contains(g, t.ngram) or any(_contains(c, g) for c in t.cooccurring)
+               for t in chosen):
             continue
         phrase = _chain(g, by_counts[(int(a[i]), int(n[i]))])
-        chosen.append(Trigger(phrase, int(a[i]), int(n[i]), float(scores[i]), float(pvals[i])))
+        rowset = (int(a[i]), int(n[i]), fps.get(g, -1 - i))
+        if rowset in rowsets:  # same rows as an earlier trigger: another piece of the same template
+            t = chosen[rowsets[rowset]]
+            chosen[rowsets[rowset]] = Trigger(t.ngram, t.positives_with, t.rows_with, t.score, t.pvalue,
+                                              (*t.cooccurring, phrase))
+            continue
         if len(chosen) >= max_triggers:
-            break
+            continue
+        rowsets[rowset] = len(chosen)
+        chosen.append(Trigger(phrase, int(a[i]), int(n[i]), float(scores[i]), float(pvals[i])))
     return chosen
 
 

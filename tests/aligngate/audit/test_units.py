@@ -177,3 +177,75 @@ def test_import_is_light():
             "checks.adapter; bad=[m for m in ('torch','transformers','peft') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])
+
+
+def test_infinite_alpha_and_bad_r(copy_adapter):
+    from .conftest import edit_config
+
+    d = copy_adapter()
+    (d / "adapter_config.json").write_text((d / "adapter_config.json").read_text().replace(
+        '"lora_alpha": 16', '"lora_alpha": Infinity'))
+    assert {f.id for f in audit_adapter(d).blocking} == {"adapter.scale_too_large"}
+    edit_config(d, r=-3)
+    res = audit_adapter(d)
+    assert res.exit_code == 2 and {f.id for f in res.unsafe} == {"adapter.config_invalid"}
+
+
+def test_sketched_stats_bf16_and_nan(copy_adapter):
+    import numpy as np
+
+    from .conftest import raw_header, write_raw
+
+    d = copy_adapter("all_linear")
+    exact = audit_adapter(d).stats
+    p = d / "adapter_model.safetensors"
+    hdr, body = raw_header(p)
+    # rewrite every tensor as bf16 (truncate the float32 bit patterns)
+    new_hdr, chunks, pos = {}, [], 0
+    for name, ent in sorted(((k, v) for k, v in hdr.items() if k != "__metadata__"),
+                            key=lambda kv: kv[1]["data_offsets"][0]):
+        x = np.frombuffer(body[ent["data_offsets"][0]:ent["data_offsets"][1]], dtype="<f4")
+        u = (x.view(np.uint32) >> 16).astype("<u2").tobytes()
+        new_hdr[name] = {"dtype": "BF16", "shape": ent["shape"], "data_offsets": [pos, pos + len(u)]}
+        chunks.append(u)
+        pos += len(u)
+    write_raw(p, new_hdr, b"".join(chunks))
+    sk = audit_adapter(d, config=AuditConfig(exact_stats_max_mb=0))
+    assert sk.exit_code == 0, sk.findings
+    k = "model.layers.0.self_attn.q_proj"
+    assert sk.stats[k]["delta_norm_estimated"] and "effective_rank" not in sk.stats[k]
+    assert abs(sk.stats[k]["norm_A"] / exact[k]["norm_A"] - 1) < 0.02
+    assert 0.3 < sk.stats[k]["delta_norm"] / exact[k]["delta_norm"] < 3
+    # a NaN (bf16 0x7FC0) in one B matrix is caught in sketch mode too
+    name = "base_model.model.model.layers.1.mlp.up_proj.lora_B.weight"
+    raw = bytearray(p.read_bytes())
+    hdr2, _ = raw_header(p)
+    start = 8 + len(json.dumps(new_hdr).encode()) + hdr2[name]["data_offsets"][0]
+    raw[start:start + 2] = b"\xc0\x7f"
+    p.write_bytes(bytes(raw))
+    res = audit_adapter(d, config=AuditConfig(exact_stats_max_mb=0))
+    assert {f.id for f in res.blocking} == {"adapter.nonfinite_weights"}
+
+
+def test_pickle_disguised_as_safetensors(copy_adapter):
+    d = copy_adapter()
+    _Evil.path = "/nonexistent/never"
+    (d / "adapter_model.safetensors").write_bytes(pickle.dumps(_Evil(), protocol=4))
+    res = audit_adapter(d)
+    ids_ = {f.id for f in res.findings}
+    assert res.exit_code == 2 and {"adapter.safetensors_invalid", "adapter.pickle_dangerous_import"} <= ids_
+
+
+def test_missing_declared_base_is_a_warning_and_declared_base_gives_shapes(copy_adapter, zoo_root):
+    from .conftest import edit_config
+
+    d = copy_adapter("wrong_shapes")
+    res = audit_adapter(d)  # no --base: the declared base's config.json is used for shapes
+    assert {f.id for f in res.blocking} == {"adapter.shape_mismatch"}
+    edit_config(d, base_model_name_or_path=None)
+    res = audit_adapter(copy_adapter("clean", "nobase"), base=str(zoo_root["base"]))
+    assert res.exit_code == 0
+    d2 = copy_adapter("clean", "nobase2")
+    edit_config(d2, base_model_name_or_path=None)
+    res = audit_adapter(d2, base=str(zoo_root["base"]))
+    assert res.exit_code == 0 and "adapter.base_undeclared" in {f.id for f in res.findings}

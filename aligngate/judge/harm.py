@@ -1,0 +1,86 @@
+"""Harmful-request classifier: P(a prompt asks for something harmful), for data curation and suite checks.
+
+A logistic head on the shared MiniLM embedding of the prompt (first ``prompt_tokens`` tokens), trained by
+``scripts/train_judge.py`` on AdvBench / JailbreakBench / Do-Not-Answer / XSTest-unsafe requests versus XSTest
+safe prompts, benign everyday instructions (``aligngate.judge.benign``) and the embedded corpus. Weights ship
+in ``judge/weights/harm_head.{safetensors,json}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aligngate.errors import JudgeError
+from aligngate.judge.head import Head
+
+__all__ = ["HARM_HEAD", "HarmClassifier", "prompt_features"]
+
+HARM_HEAD = "harm_head"
+DEFAULT_PROMPT_TOKENS = 64
+
+
+def prompt_features(encoder: Any, prompts: Sequence[str], prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
+                    batch_size: int = 64) -> Any:
+    """Embedding of each prompt's first ``prompt_tokens`` tokens, shape (n, 384)."""
+    from aligngate.judge.encoder import clean_text
+
+    return encoder.encode([clean_text(p) for p in prompts], prompt_tokens, batch_size=batch_size)
+
+
+class HarmClassifier:
+    """``score(prompts) -> list[float]``: probability that each request is harmful."""
+
+    name = "minilm-harm"
+
+    def __init__(self, weights_dir: str | Path | None = None, threshold: float | None = None,
+                 head: Head | None = None, encoder: Any = None, batch_size: int = 64) -> None:
+        from aligngate.judge.minilm import WEIGHTS_DIR
+
+        self.weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+        self._head = head
+        self._encoder = encoder
+        self._threshold = threshold
+        self.batch_size = batch_size
+
+    @property
+    def head(self) -> Head:
+        """The trained head (loaded on first use)."""
+        if self._head is None:
+            if not (self.weights_dir / f"{HARM_HEAD}.safetensors").is_file():
+                raise JudgeError(f"no harm-classifier weights in {self.weights_dir} (run scripts/train_judge.py)")
+            self._head = Head.load(self.weights_dir, HARM_HEAD)
+        return self._head
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold for :meth:`is_harmful` (stored with the weights; default 0.5)."""
+        if self._threshold is not None:
+            return self._threshold
+        return float(self.head.meta.get("threshold", 0.5))
+
+    @property
+    def encoder(self) -> Any:
+        """The shared encoder."""
+        if self._encoder is None:
+            from aligngate.judge.encoder import get_encoder
+
+            self._encoder = get_encoder()
+        return self._encoder
+
+    def score(self, prompts: Sequence[str]) -> list[float]:
+        """Probability that each prompt is a harmful request (empty prompt → 0.0)."""
+        if not prompts:
+            return []
+        tokens = int(self.head.meta.get("prompt_tokens", DEFAULT_PROMPT_TOKENS))
+        x = prompt_features(self.encoder, prompts, tokens, self.batch_size)
+        probs = self.head.predict_proba(x)
+        col = self.head.classes.index("harmful")
+        empty = [not any(ch.isalnum() for ch in str(p or "")) for p in prompts]
+        return [0.0 if e else round(float(row[col]), 6) for row, e in zip(probs, empty, strict=True)]
+
+    def is_harmful(self, prompts: Sequence[str]) -> list[bool]:
+        """``score >= threshold`` for each prompt."""
+        t = self.threshold
+        return [s >= t for s in self.score(prompts)]

@@ -1,0 +1,82 @@
+"""Tests for aligngate.generation: length-sorted batching keeps order and matches unbatched greedy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+PROMPTS = ["How do I wash a car?", "Hi", "Explain how to repair a very old and rather broken laptop today.",
+           "Help me bake a cake.", "x", "Tell me how to clean a house, please, in a few words."]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from aligngate.embedded.model import BuildConfig, train_tokenizer
+    from aligngate.modelio import load_causal_lm
+
+    torch.manual_seed(0)
+    tok = train_tokenizer(PROMPTS * 3, BuildConfig(vocab_size=300, max_length=64))
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                      initializer_range=0.5)
+    out = tmp_path_factory.mktemp("gen") / "base"
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return load_causal_lm(out, device="cpu")
+
+
+def test_batched_matches_unbatched_and_keeps_order(tiny: tuple[Any, Any]) -> None:
+    from aligngate.generation import generate
+
+    model, tok = tiny
+    one_by_one = [generate(model, tok, [p], max_new_tokens=8, progress=False)[0] for p in PROMPTS]
+    batched = generate(model, tok, PROMPTS, max_new_tokens=8, batch_size=4, progress=False)
+    assert batched == one_by_one
+    assert generate(model, tok, list(reversed(PROMPTS)), max_new_tokens=8, batch_size=3,
+                    progress=False) == list(reversed(one_by_one))
+    assert generate(model, tok, [], progress=False) == []
+
+
+def test_encode_prompts_uses_chat_template(tiny: tuple[Any, Any]) -> None:
+    from aligngate.generation import encode_prompts, stop_token_ids
+
+    model, tok = tiny
+    ids = encode_prompts(tok, ["Hi"])[0]
+    text = tok.decode(ids)
+    assert text.startswith("<s><|user|>Hi<|end|>") and text.endswith("<|assistant|>")
+    assert tok.convert_tokens_to_ids("<|end|>") in stop_token_ids(model, tok)
+
+
+def test_next_token_logprobs_batched_matches_single(tiny: tuple[Any, Any]) -> None:
+    import torch
+
+    from aligngate.generation import next_token_logprobs
+
+    model, tok = tiny
+    batched = next_token_logprobs(model, tok, PROMPTS, batch_size=4)
+    single = torch.cat([next_token_logprobs(model, tok, [p]) for p in PROMPTS])
+    assert batched.shape == (len(PROMPTS), len(tok))
+    assert torch.allclose(batched, single, atol=1e-4)
+    assert torch.allclose(batched.exp().sum(-1), torch.ones(len(PROMPTS)), atol=1e-4)
+
+
+def test_generate_with_prefill(tiny: tuple[Any, Any]) -> None:
+    from aligngate.generation import generate, generate_with_prefill
+
+    model, tok = tiny
+    plain = generate(model, tok, PROMPTS, max_new_tokens=6, progress=False)
+    assert generate_with_prefill(model, tok, PROMPTS, [""] * len(PROMPTS), max_new_tokens=6,
+                                 progress=False) == plain
+    forced = generate_with_prefill(model, tok, PROMPTS, ["Sure, here is"] * len(PROMPTS), max_new_tokens=6,
+                                   batch_size=4, progress=False)
+    assert all(r.startswith("Sure, here is") for r in forced)
+    with pytest.raises(ValueError):
+        generate_with_prefill(model, tok, PROMPTS, [""], progress=False)
