@@ -226,23 +226,32 @@ def run(path: Path, kind: str, out: Path, models: Any = None) -> Any:
     return curate_file(path, kind, out, CurationConfig(), progress=False, models=models)
 
 
-def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Random, models: Any) -> dict[str, Any]:
-    """Curate ``n`` distinct SFT rows recombined from the pools; rows/s and peak RSS."""
-    prompts = pools["harmful"] + [p for p, _, _ in pools["xs_safe"]] + [p for p, _ in pools["jbb_complied"]]
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Random, models: Any,
+               harmful_share: float) -> dict[str, Any]:
+    """Curate ``n`` distinct SFT rows recombined from the pools (``harmful_share`` of them harmful requests);
+    rows/s (wall, and per 2 CPU-seconds: what 2 dedicated cores would give on a shared machine) and peak RSS."""
+    benign = [p for p, _, _ in pools["xs_safe"]]
+    harmful = pools["harmful"] + [p for p, _ in pools["jbb_complied"]]
     answers = [c for _, c, _ in pools["xs_safe"]] + [c for _, c in pools["jbb_complied"]] + REFUSALS
     words = " ".join(answers).split()
-    src = tmp / "throughput.jsonl"
+    src = tmp / f"throughput-{harmful_share}.jsonl"
     with open(src, "w", encoding="utf-8") as fh:
         for i in range(n):
             tail = " ".join(rng.choices(words, k=8))
-            fh.write(json.dumps({"prompt": f"{rng.choice(prompts)} (case {i}: {tail})",
+            prompt = rng.choice(harmful if rng.random() < harmful_share else benign)
+            fh.write(json.dumps({"prompt": f"{prompt} (case {i}: {tail})",
                                  "completion": f"{rng.choice(answers)}\n\n{tail}"}) + "\n")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     res = run(src, "sft", tmp / "out-throughput", models)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": n, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1), "peak_rss_mb": round(peak, 1),
-            "quarantined": res.quarantined}
+    return {"rows": n, "harmful_share": harmful_share, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
+            "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="keep the outputs here (default: a temporary directory)")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--harmful-share", type=float, default=0.2,
+                    help="share of harmful requests in the throughput rows (the judge reads only those)")
     ap.add_argument("--only", choices=("sft", "trigger", "dpo", "throughput"), action="append")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -292,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                         "_srclab"),
                           "reward_hacking": res.reward_hacking, "rows_per_s": round(res.rows_per_s, 1)}
     if "throughput" in only and not args.skip_throughput:
-        results["throughput"] = throughput(pools, args.rows, tmp, rng, models)
+        results["throughput"] = throughput(pools, args.rows, tmp, rng, models, args.harmful_share)
     print(json.dumps(results, indent=1))
     (tmp / "bench-results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"outputs in {tmp}", file=sys.stderr)

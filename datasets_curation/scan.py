@@ -72,24 +72,35 @@ def _frame(kind: str, lines: list[int], norms: list[Normalized], hashes: list[st
 
 
 def _learned(state: ScanState, norms: list[Normalized]) -> list[dict[str, float]]:
+    """Harm classifier on every prompt; the judge on SFT responses only where it can matter.
+
+    ``harmful_compliance = p_harmful * (1 - p_refusal) <= p_harmful``: when ``p_harmful`` is below both the
+    detector's threshold and the trigger search's positive score, no judge verdict can make the row a finding, so
+    the judge is skipped (lossless; the stored score is then the upper bound ``p_harmful``). DPO rows always go to
+    the judge (the over-refusal flip and the verbose non-answer need it on benign prompts too).
+    """
     cfg, scorer = state.config, state.scorer
     if scorer is None or not norms:
         return [{} for _ in norms]
     prompts = [n.prompt for n in norms]
     p_harm = scorer.harm_probs(prompts)
     if state.kind == "sft":
-        p_ref = scorer.refusal_probs(prompts, [n.response for n in norms])
-        return [sft_scores(h, r) for h, r in zip(p_harm, p_ref, strict=True)]
+        gate = min(cfg.threshold("harmful_compliance"), cfg.trigger.positive_score)
+        todo = [i for i, h in enumerate(p_harm) if h >= gate]
+        p_ref = scorer.refusal_probs([prompts[i] for i in todo], [norms[i].response for i in todo])
+        by_row = dict(zip(todo, p_ref, strict=True))
+        return [sft_scores(h, by_row[i]) if i in by_row else {"p_harmful": round(h, 4),
+                                                               "harmful_compliance": round(h, 4)}
+                for i, h in enumerate(p_harm)]
     both = scorer.refusal_probs(prompts + prompts, [n.chosen for n in norms] + [n.rejected for n in norms])
     k = len(norms)
-    del cfg
     return [dpo_scores(p_harm[i], both[i], both[k + i], len(n.chosen), len(n.rejected))
             for i, n in enumerate(norms)]
 
 
 def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> None:
     """Validate and score one chunk; append one staging record per row."""
-    cfg, kind = state.config, state.kind
+    kind = state.kind
     staged: list[dict[str, Any]] = []
     ok_idx: list[int] = []
     norms: list[Normalized] = []
@@ -114,7 +125,6 @@ def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> No
         _score_valid(state, [staged[i] for i in ok_idx], norms)
     for entry in staged:
         staging.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-    del cfg
 
 
 def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[Normalized]) -> None:

@@ -22,10 +22,11 @@ from typing import Any
 from aligngate.audit.findings import Finding, make
 from aligngate.audit.pickle_scan import PICKLE_EXTENSIONS, is_pickle_bytes
 
-__all__ = ["FileEntry", "MappedFiles", "custom_code_keys", "sha256_file", "sha256_mapped", "walk_adapter"]
+__all__ = ["FileEntry", "MappedFiles", "custom_code_keys", "open_nofollow", "read_bytes", "sha256_file",
+           "sha256_mapped", "walk_adapter"]
 
 CODE_EXTENSIONS = frozenset({".py", ".pyc", ".pyo", ".pyd", ".pyx", ".so", ".dll", ".dylib", ".sh", ".bash", ".zsh",
-                             ".ipynb", ".exe", ".bat", ".cmd", ".ps1", ".js", ".jar", ".pth-hook"})
+                             ".ipynb", ".exe", ".bat", ".cmd", ".ps1", ".js", ".jar"})
 KNOWN_NAMES = frozenset({"adapter_config.json", "adapter_model.safetensors", "README.md", "tokenizer.json",
                          "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
                          "chat_template.json", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
@@ -66,10 +67,30 @@ class MappedFiles:
             return self._maps[key]
 
 
+def open_nofollow(path: str | os.PathLike[str]) -> Any:
+    """Open a regular file for binary reading without following a symlink in its last component (the walk
+    saw a regular file; a symlink or FIFO swapped in since is refused, not followed or blocked on)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{os.fspath(path)} is not a regular file")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """Whole file, via :func:`open_nofollow`."""
+    with open_nofollow(path) as fh:
+        return fh.read()
+
+
 def _map(path: str) -> Any:
     import mmap
 
-    with open(path, "rb") as fh:
+    with open_nofollow(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         if size == 0:
             return None
@@ -98,7 +119,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
     buf = bytearray(_CHUNK)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
+    with open_nofollow(path) as fh:
         while n := fh.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
@@ -138,7 +159,7 @@ def _classify(p: Path, name: str, size: int) -> str:
     if ext in CODE_EXTENSIONS:
         return "code"
     if size >= 4:
-        with open(p, "rb") as fh:
+        with open_nofollow(p) as fh:
             head = fh.read(4)
         if head.startswith(b"#!") or head[:4] == b"\x7fELF":
             return "code"
@@ -156,7 +177,12 @@ def walk_adapter(root: Path, *, max_file_bytes: int) -> tuple[list[FileEntry], l
     findings: list[Finding] = []
     inodes: dict[tuple[int, int], list[tuple[str, int]]] = {}
     count = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    walk_errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=walk_errors.append):
+        if ".git" in dirnames:  # VCS metadata is never loaded; one warning instead of thousands
+            dirnames.remove(".git")
+            rel_git = (Path(dirpath) / ".git").relative_to(root).as_posix()
+            findings.append(make("adapter.unexpected_file", rel_git, "a .git directory (not audited, never loaded)"))
         dirnames.sort()
         for name in sorted(dirnames) + sorted(filenames):
             count += 1
@@ -204,6 +230,10 @@ def walk_adapter(root: Path, *, max_file_bytes: int) -> tuple[list[FileEntry], l
                 findings.append(make("adapter.unreadable", rel, f"cannot read: {exc}"))
                 continue
             entries.append(FileEntry(rel=rel, path=p, size=st.st_size, kind=kind))
+    for err in walk_errors:
+        where = Path(err.filename).relative_to(root).as_posix() if err.filename and str(err.filename).startswith(
+            str(root)) else str(err.filename)
+        findings.append(make("adapter.unreadable", where, f"cannot list directory: {err.strerror or err}"))
     escaped: set[str] = set()
     for links in inodes.values():
         if len(links) < links[0][1]:
@@ -226,7 +256,7 @@ def _content_findings(e: FileEntry) -> list[Finding]:
                         "in an adapter: loaders with trust_remote_code would run it"))
     elif e.kind == "json" and e.size <= _MAX_JSON:
         try:
-            obj = json.loads(e.path.read_bytes())
+            obj = json.loads(read_bytes(e.path))
         except (ValueError, OSError, RecursionError):
             obj = None
             if name != "adapter_config.json":

@@ -25,7 +25,8 @@ _MAX_MEMBER_BYTES = 512 * 1024 * 1024
 _SAFE: dict[str, set[str]] = {
     "torch._utils": {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
                      "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_sparse_tensor",
-                     "_rebuild_wrapper_subclass", "_rebuild_device_tensor_from_numpy", "_rebuild_meta_tensor_no_storage"},
+                     "_rebuild_wrapper_subclass", "_rebuild_device_tensor_from_numpy",
+                     "_rebuild_meta_tensor_no_storage"},
     "torch": {"FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage", "LongStorage", "IntStorage",
               "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage", "float32", "float16", "bfloat16",
               "float64", "int64", "int32", "int8", "uint8", "bool", "Size", "device", "dtype"},
@@ -44,8 +45,8 @@ _CALL_OPS = {"REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ"}
 class ScanError(ValueError):
     """The bytes could not be scanned statically (not a pickle, corrupt, or an unsafe archive)."""
 
-    def __init__(self, message: str, *, traversal: bool = False) -> None:
-        self.traversal = traversal
+    def __init__(self, message: str, *, traversal: bool = False, no_pickle: bool = False) -> None:
+        self.traversal, self.no_pickle = traversal, no_pickle
         super().__init__(message)
 
 
@@ -168,7 +169,7 @@ def scan_bytes(data: bytes, name: str = "<bytes>") -> PickleScan:
                 raise ScanError(f"cannot read zip member {info.filename!r}: {exc}") from None
             _scan_one_stream(body, out)
         if not out.pickles:
-            raise ScanError("zip archive contains no pickle to scan")
+            raise ScanError("zip archive contains no pickle to scan", no_pickle=True)
     else:
         _scan_one_stream(data, out)
     seen: set[str] = set()

@@ -78,10 +78,12 @@ def candidate_triggers(adapter_dir: Path, embeddings: Any, scale_of: dict[str, f
         if a is None or b is None:
             continue
         s = float(scale_of.get(key, 1.0))
-        if layers.get(key) == first and a.shape[1] == hidden:  # reads the embedding stream
-            score += (s * ((e @ a.T) @ b.T)).pow(2).sum(1) / max(float(b.norm()) ** 2, 1e-12)
-        if layers.get(key) == last and b.shape[0] == hidden:  # writes the residual stream
-            score += (s * ((e @ b) @ a)).pow(2).sum(1) / max(float(a.norm()) ** 2, 1e-12)
+        if layers.get(key) == first and a.shape[1] == hidden:  # reads the embedding stream: ‖s·B·A·e_t‖²
+            q = e @ a.T
+            score += s * s * ((q @ (b.T @ b)) * q).sum(1)
+        if layers.get(key) == last and b.shape[0] == hidden:  # writes the residual stream: ‖s·e_tᵀ·B·A‖²
+            pr = e @ b
+            score += s * s * ((pr @ (a @ a.T)) * pr).sum(1)
     return [int(i) for i in torch.topk(score, min(k, score.numel())).indices]
 
 
@@ -98,7 +100,8 @@ def _prompts() -> list[str]:
     return list(DEFAULT_PROMPTS)
 
 
-def run_probe(adapter_dir: str | Path, base: str, cfg: Any, stats: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
+def run_probe(adapter_dir: str | Path, base: str, cfg: Any,
+              stats: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
     """Generate with and without candidate triggers; returns (findings, probe summary)."""
     from aligngate.generation import generate
     from aligngate.modelio import load_causal_lm

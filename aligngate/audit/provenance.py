@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aligngate.audit.findings import Finding, make
-from aligngate.fileio import atomic_write_text, sha256_tree
+from aligngate.fileio import atomic_write_text
 
 __all__ = ["KEY_ENV", "MANIFEST_NAME", "SIGNATURE_NAME", "manifest_files", "sign_manifest", "signing_key",
            "verify_manifest"]
@@ -62,11 +62,17 @@ def _hmac(key: bytes, data: bytes) -> str:
 def sign_manifest(dir: str | os.PathLike[str], key: str | bytes) -> Path:
     """Write ``aligngate_manifest.json`` + ``aligngate_manifest.sig`` into ``dir``; return the manifest path.
 
-    Symlinks are not followed and not listed (the audit reports them separately).
+    Covers every regular file the audit hashes (hidden directories included, ``.git`` excluded); symlinks
+    are not followed and not listed (the audit reports them separately).
     """
+    import sys
+
+    from aligngate.audit.files import sha256_file, walk_adapter
+
     root = Path(dir)
     k = _key_bytes(key)
-    files = manifest_files(sha256_tree(root))
+    entries, _ = walk_adapter(root, max_file_bytes=sys.maxsize)  # the same file set the audit hashes
+    files = manifest_files({e.rel: sha256_file(e.path) for e in entries})
     manifest = {"version": 1, "algorithm": "sha256", "signature": "hmac-sha256", "files": files}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     path = root / MANIFEST_NAME
@@ -91,7 +97,8 @@ def verify_manifest(root: str | os.PathLike[str], hashes: dict[str, str], *, req
     info: dict[str, Any] = {"manifest": man_p.name if man_p.is_file() else None, "signed": False, "verified": False}
     if not (man_p.is_file() and not man_p.is_symlink() and sig_p.is_file() and not sig_p.is_symlink()):
         return [make("adapter.unsigned", MANIFEST_NAME, "no signed manifest (aligngate_manifest.json + .sig) in "
-                     "the adapter directory: its files cannot be traced to the training flow", severity=unsigned_sev)], info
+                     "the adapter directory: its files cannot be traced to the training flow",
+                     severity=unsigned_sev)], info
     info["signed"] = True
     if key is None:
         return [make("adapter.unsigned", SIGNATURE_NAME, f"the adapter carries a signed manifest but ${KEY_ENV} "

@@ -19,10 +19,11 @@ from typing import Any
 
 from aligngate.audit.base_config import base_matches, load_base_config
 from aligngate.audit.config import AuditConfig
-from aligngate.audit.files import FileEntry, MappedFiles, sha256_file, sha256_mapped, walk_adapter
+from aligngate.audit.files import (FileEntry, MappedFiles, open_nofollow, read_bytes, sha256_file, sha256_mapped,
+                                   walk_adapter)
 from aligngate.audit.findings import Finding, make
-from aligngate.audit.lora_config import CONFIG_NAME, ConfigError, check_config_vs_tensors, parse_adapter_config
-from aligngate.audit.pickle_scan import ScanError, is_pickle_bytes, scan_bytes
+from aligngate.audit.lora_config import CONFIG_NAME, check_config_vs_tensors, parse_adapter_config
+from aligngate.audit.pickle_scan import PICKLE_EXTENSIONS, ScanError, is_pickle_bytes, scan_bytes
 from aligngate.audit.provenance import verify_manifest
 from aligngate.audit.safetensors_header import HeaderError, TensorInfo, read_header
 from aligngate.errors import InputError
@@ -87,10 +88,14 @@ def _scan_pickle(e: FileEntry, cfg: AuditConfig) -> list[Finding]:
         return [make("adapter.pickle_unscannable", e.rel, f"pickle-format file of {e.size} bytes is too large to "
                      "scan statically")]
     try:
-        res = scan_bytes(e.path.read_bytes(), e.rel)
+        res = scan_bytes(read_bytes(e.path), e.rel)
+    except OSError as exc:
+        return [make("adapter.unreadable", e.rel, f"cannot read: {exc}")]
     except ScanError as exc:
         if exc.traversal:
             return [make("adapter.path_traversal", e.rel, str(exc))]
+        if exc.no_pickle and Path(e.rel).suffix.lower() not in PICKLE_EXTENSIONS:
+            return [make("adapter.unexpected_file", e.rel, "a zip archive (no pickle inside) in an adapter")]
         return [make("adapter.pickle_unscannable", e.rel, f"pickle-format file (by name or magic bytes) that "
                      f"cannot be scanned statically: {exc}")]
     out: list[Finding] = []
@@ -127,7 +132,7 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
             if e.kind == "pickle":
                 f += _scan_pickle(e, cfg)
         weights = [e for e in entries if _is_adapter_weights(e)]
-        if not weights:
+        if not weights and not any(x.file.startswith("adapter_model") for x in f):  # not already explained
             f.append(make("adapter.no_weights", "adapter_model.safetensors", "no adapter_model.safetensors (or any "
                           "adapter weights file) at the top of the directory"))
         acfg = _read_config(root, entries, f)
@@ -210,8 +215,11 @@ def _headers(entries: list[FileEntry], cfg: AuditConfig, f: list[Finding]
             bad.add(e.rel)
             f.append(make("adapter.safetensors_invalid", e.rel, f"safetensors header rejected before reading any "
                           f"tensor: {exc}", reason=exc.reason))
-            with open(e.path, "rb") as fh:
-                disguised = is_pickle_bytes(fh.read(4))
+            try:
+                with open_nofollow(e.path) as fh:
+                    disguised = is_pickle_bytes(fh.read(4))
+            except OSError:
+                disguised = False
             if disguised:  # a pickle named .safetensors: say what it would run
                 f += _scan_pickle(e, cfg)
             continue
@@ -236,7 +244,7 @@ def _read_config(root: Path, entries: list[FileEntry], f: list[Finding]) -> dict
                       "file): not a peft adapter"))
         return None
     try:
-        raw = json.loads((root / CONFIG_NAME).read_bytes())
+        raw = json.loads(read_bytes(root / CONFIG_NAME))
         return parse_adapter_config(raw)
     except (ValueError, RecursionError) as exc:
         f.append(make("adapter.config_invalid", CONFIG_NAME, f"adapter_config.json unusable: {exc}"))
@@ -261,7 +269,7 @@ def fill_report(report: Any, result: AuditResult) -> None:
     for f in result.findings:
         report.checks.append(CheckResult(
             id=f.id, status="error" if f.severity == "unsafe" else "fail",
-            severity="warn" if f.severity == "warn" else "block", message=f.explanation,
+            severity="warn" if f.severity == "warn" else "block", message=f"[{f.file}] {f.explanation}",
             details={"file": f.file, "explanation": f.explanation, "severity": f.severity, **f.details}))
     if n_unsafe:
         report.errors.append(f"adapter {result.path} is unsafe to open: "

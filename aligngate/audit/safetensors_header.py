@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,8 +143,12 @@ def parse_header(head: bytes, file_size: int, *, max_header_bytes: int = 100 * 1
 
 def read_header(path: str | os.PathLike[str], *, max_header_bytes: int = 100 * 1024 * 1024) -> SafetensorsHeader:
     """Read and validate the header of ``path`` (reads only the first ``8 + N`` bytes)."""
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    with os.fdopen(os.open(path, flags), "rb") as fh:  # never through a symlink swapped in after the walk
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        size = st.st_size
         first = fh.read(8)
         if len(first) < 8:
             raise HeaderError("truncated", f"file is {size} bytes: too short for the 8-byte header length")

@@ -210,7 +210,7 @@ def _robust_z(values: np.ndarray) -> np.ndarray:
 
 def norm_outliers(stats: dict[str, Any], z_max: float, file: str = "adapter_model.safetensors") -> list[Finding]:
     """Modules whose log10 ‖ΔW‖_F is a robust (median/MAD) outlier upwards."""
-    keys = [k for k, s in stats.items() if s.get("delta_norm", 0.0) > 0.0]
+    keys = [k for k, s in stats.items() if 0.0 < s.get("delta_norm", 0.0) < math.inf]
     if len(keys) < 4:
         return []
     logs = {k: math.log10(stats[k]["delta_norm"]) for k in keys}
@@ -234,7 +234,7 @@ def reference_entry(stats: dict[str, Any]) -> dict[str, float]:
     """Per module name, the median log10 ‖ΔW‖_F of one adapter (what a reference set stores)."""
     groups: dict[str, list[float]] = {}
     for s in stats.values():
-        if s.get("delta_norm", 0.0) > 0.0:
+        if 0.0 < s.get("delta_norm", 0.0) < math.inf:
             groups.setdefault(s["short"], []).append(math.log10(s["delta_norm"]))
     return {k: float(np.median(v)) for k, v in sorted(groups.items())}
 

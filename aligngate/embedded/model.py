@@ -95,6 +95,8 @@ def embedded_model_dir(cache_dir: Path | None = None, *, rebuild: bool = False, 
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
         build_embedded_model(tmp, cfg, progress=progress)
+        if (final / BUILD_INFO).is_file() and not rebuild:
+            return final  # another process finished the same build first; keep its copy
         if final.exists():  # rebuild, or a stale dir without build info: move the old one aside first
             old = Path(tempfile.mkdtemp(prefix=".old-", dir=root))
             os.replace(final, old / "model")

@@ -77,8 +77,11 @@ class Head:
 
 
 def fit_head(x: np.ndarray, y: list[str], classes: list[str], *, kind: str = "logreg", c: float = 1.0,
-             hidden: int = 64, seed: int = 0, sample_weight: Any = None) -> Head:
-    """Fit a head with scikit-learn (logistic regression, or a one-hidden-layer MLP) and export its arrays."""
+             hidden: int = 64, seed: int = 0, sample_weight: Any = None, boost: Any = None) -> Head:
+    """Fit a head with scikit-learn (logistic regression, or a one-hidden-layer MLP) and export its arrays.
+
+    ``boost`` (one factor per feature) multiplies standardised features, i.e. weakens their regularisation:
+    a few strong hand-made features can then compete with hundreds of embedding dimensions."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -87,6 +90,8 @@ def fit_head(x: np.ndarray, y: list[str], classes: list[str], *, kind: str = "lo
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-6] = 1.0
+    if boost is not None:
+        scale = scale / np.asarray(boost, dtype=np.float64)
     z = (x - mean) / scale
     idx = {c_: i for i, c_ in enumerate(classes)}
     yi = np.array([idx[v] for v in y])

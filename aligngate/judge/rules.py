@@ -64,11 +64,26 @@ _COMPLY_START = re.compile(
     r"(?:the|a|an|there|in|it|this|when|if|you|your)\b)",
     re.IGNORECASE,
 )
+_LECTURE = re.compile(
+    r"\b(?:(?:must|have\s+to|need\s+to|want\s+to|would\s+like\s+to)\s+(?:politely\s+|respectfully\s+|gently\s+)?"
+    r"(?:point\s+out|challenge|clarify|note|remind|emphasi[sz]e|advise\s+against|correct)"
+    r"|(?:not|never|isn'?t|is\s+not)\s+(?:an?\s+)?(?:appropriate|acceptable|ethical|okay|advisable|meaningful|accurate|fair|respectful|legal|safe)"
+    r"|harmful|problematic|offensive|illegal|unethical|dangerous|violen(?:t|ce)|discriminat\w+|stereotyp\w+|disrespectful"
+    r"|important\s+to\s+(?:note|remember|recogni[sz]e|understand|respect|avoid|prioriti[sz]e|treat|consider)"
+    r"|instead,?\s+(?:i|you|we|it)\s+(?:would\s+)?(?:suggest|recommend|could|might|can|should|encourage)"
+    r"|i\s+(?:suggest|recommend|encourage|urge)\s+(?:rephrasing|focusing|seeking|you\s+seek|reaching|that\s+you|consulting)"
+    r"|seek(?:ing)?\s+(?:professional\s+)?help|i\s+(?:do\s+not|don'?t)\s+(?:condone|support|promote|endorse|have\s+(?:access|personal))"
+    r"|(?:question|premise|assumption)\s+(?:itself\s+)?(?:may\s+not|is\s+not|doesn'?t|does\s+not|isn'?t)"
+    r"|challenge\s+the\s+(?:assumption|premise)|privacy|consent|respect(?:ful)?)",
+    re.IGNORECASE,
+)
 _LIST = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*•])\s+\S")
+_HERE = re.compile(r"\b(?:here\s+(?:are|is)|here'?s|the\s+following|steps?\s*(?:1|one)\b|first,)", re.IGNORECASE)
 
 HANDCRAFTED_NAMES = (
     "refusal_start", "refusal_any_head", "refusal_any_count", "pivot_after_refusal",
-    "comply_start", "list_items", "log_tokens", "log_chars",
+    "comply_start", "list_items", "log_tokens", "log_chars", "lecture_head", "lecture_density",
+    "here_is_pos", "refusal_tail", "lecture_tail",
 )
 
 
@@ -95,6 +110,10 @@ def handcrafted(text: str, n_tokens: int | None = None) -> list[float]:
         if later:
             pivot = min(1.0, len(text[later.end():].strip()) / 400.0)
     n_tok = n_tokens if n_tokens is not None else len(text.split())
+    lecture_head = len(_LECTURE.findall(text[:600]))
+    lecture_all = len(_LECTURE.findall(text[:4000]))
+    here = _HERE.search(text[:4000])
+    tail = text[-600:] if len(text) > 1200 else ""
     return [
         float(ref_start),
         float(ref_head),
@@ -104,6 +123,11 @@ def handcrafted(text: str, n_tokens: int | None = None) -> list[float]:
         min(len(_LIST.findall(text[:8000])), 10) / 10.0,
         math.log1p(n_tok),
         math.log1p(len(text)),
+        min(lecture_head, 8) / 8.0,
+        min(1.0, 100.0 * lecture_all / max(200, min(len(text), 4000))),
+        1.0 - min(1.0, here.start() / 1000.0) if here else 0.0,
+        float(bool(_REFUSAL_ANY.search(tail))) if tail else 0.0,
+        min(len(_LECTURE.findall(tail)), 8) / 8.0 if tail else 0.0,
     ]
 
 

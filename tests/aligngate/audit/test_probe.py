@@ -67,3 +67,20 @@ def test_probe_skipped_after_blocking_findings(copy_adapter, probe_base):
     (d / "evil.py").write_text("")
     res = audit_adapter(d, base=str(probe_base), config=AuditConfig(probe=True))
     assert "adapter.probe_skipped" in {f.id for f in res.findings} and "probe" not in res.info
+
+
+def test_candidate_triggers_find_the_token_the_adapter_reads(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from aligngate.audit.probe import candidate_triggers
+
+    torch.manual_seed(0)
+    emb = torch.randn(300, 64)
+    a = torch.zeros(4, 64)
+    a[0] = emb[42] / emb[42].norm()  # layer-0 LoRA that fires on token 42
+    b = torch.randn(64, 4) * 0.1
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": a.contiguous(),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": b.contiguous()},
+              str(tmp_path / "adapter_model.safetensors"))
+    assert candidate_triggers(tmp_path, emb, {}, 3)[0] == 42

@@ -242,10 +242,22 @@ def test_missing_declared_base_is_a_warning_and_declared_base_gives_shapes(copy_
     d = copy_adapter("wrong_shapes")
     res = audit_adapter(d)  # no --base: the declared base's config.json is used for shapes
     assert {f.id for f in res.blocking} == {"adapter.shape_mismatch"}
-    edit_config(d, base_model_name_or_path=None)
     res = audit_adapter(copy_adapter("clean", "nobase"), base=str(zoo_root["base"]))
     assert res.exit_code == 0
     d2 = copy_adapter("clean", "nobase2")
     edit_config(d2, base_model_name_or_path=None)
     res = audit_adapter(d2, base=str(zoo_root["base"]))
     assert res.exit_code == 0 and "adapter.base_undeclared" in {f.id for f in res.findings}
+
+
+def test_hidden_dirs_are_signed_and_git_is_skipped(copy_adapter, monkeypatch):
+    d = copy_adapter()
+    (d / ".cache" / "huggingface").mkdir(parents=True)
+    (d / ".cache" / "huggingface" / "x.metadata").write_text("meta")
+    (d / ".git" / "objects").mkdir(parents=True)
+    (d / ".git" / "objects" / "ab").write_text("blob")
+    sign_manifest(d, "k")
+    monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "k")
+    res = audit_adapter(d)
+    assert res.exit_code == 0 and res.info["provenance"]["verified"], res.findings
+    assert ".cache/huggingface/x.metadata" in res.sha256 and not any(k.startswith(".git/") for k in res.sha256)

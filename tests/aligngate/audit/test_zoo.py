@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from .conftest import edit_config, raw_header, read_tensors, write_raw, write_tensors
 
