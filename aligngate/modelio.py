@@ -27,6 +27,7 @@ __all__ = [
     "resolve_device",
 ]
 
+_TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json", "config.json")
 _FINGERPRINT_SUFFIXES = (".json", ".safetensors", ".jinja", ".model", ".txt", ".tiktoken")
 
 
@@ -115,6 +116,8 @@ def _torch_dtype(dtype: Any) -> Any:
 
     if dtype is None:
         return torch.float32
+    if dtype == "auto":
+        return "auto"
     if isinstance(dtype, str):
         value = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(value, torch.dtype):
@@ -125,8 +128,12 @@ def _torch_dtype(dtype: Any) -> Any:
 
 def load_tokenizer(path_or_id: str | os.PathLike[str], *, trust_remote_code: bool = False,
                    padding_side: str = "left") -> Any:
-    """Load a tokenizer; left padding by default, pad token falls back to EOS."""
-    src = _check_model_dir(path_or_id)
+    """Load a tokenizer (model dir, adapter dir holding tokenizer files, or hub id); left padding by default,
+    pad token falls back to EOS."""
+    local = _local_dir(path_or_id, "tokenizer")
+    if local is not None and not any((local / f).is_file() for f in _TOKENIZER_MARKERS):
+        raise ModelLoadError(f"tokenizer directory {local} has none of {', '.join(_TOKENIZER_MARKERS)}")
+    src = str(local) if local is not None else os.fspath(path_or_id)
     try:
         from transformers import AutoTokenizer
 

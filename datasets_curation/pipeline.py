@@ -115,9 +115,9 @@ def _find_triggers(state: ScanState, staging: str) -> list[Trigger]:
     with open(staging, encoding="utf-8") as fh:
         for line in fh:
             entry = json.loads(line)
-            if "ng" in entry:
+            if "h" in entry:
                 count_candidates(keys, entry["ng"], cfg.trigger.max_ngram, all_counts, fps, entry["l"])
-    return select_triggers(cand, all_counts, pc.positives, state.valid_rows, cfg.threshold("trigger_phrase"),
+    return select_triggers(cand, all_counts, pc.positives, state.harmful_rows, cfg.threshold("trigger_phrase"),
                            cfg.trigger.max_pvalue, cfg.trigger.max_triggers, fps)
 
 

@@ -42,6 +42,9 @@ class ScanState:
     positives: PositiveCounter | None = None
     rows: int = 0
     valid_rows: int = 0
+    harmful_rows: int = 0
+    """Rows whose prompt the harm classifier scores at or above ``trigger.positive_score`` (the trigger search's
+    population: among harmful requests, which n-grams make the answer comply?)."""
 
 
 def _excerpt(text: str, n: int = 300) -> str:
@@ -166,6 +169,9 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
         if state.positives is not None and positive >= cfg.trigger.positive_score:
             state.positives.add(norm.context)
             entry["pos"] = 1
+        if scores.get("p_harmful", 0.0) >= cfg.trigger.positive_score:
+            entry["h"] = 1
+            state.harmful_rows += 1
         entry["ng"] = norm.context
         entry["pe"], entry["re"] = _excerpt(norm.prompt), _excerpt(norm.responses[0])
         resp = [norm.response] if kind == "sft" else [norm.chosen, norm.rejected]

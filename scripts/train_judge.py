@@ -55,8 +55,10 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> A
         counts[key] = counts.get(key, 0) + 1
     report["judge_training_rows"] = counts
 
-    lomo = training.lomo_table(x, rows, args.c)
+    fold_heads: dict[str, Any] = {}
+    lomo = training.lomo_table(x, rows, args.c, fold_heads)
     report["xstest_leave_one_model_out"] = lomo
+    args.fold_heads = fold_heads
     for m in lomo:
         print(f"[judge] test {m['test']:16s} (train {'+'.join(m['train_xstest'])}): binary {m['binary_accuracy']:.3f}"
               f"  3-way {m['accuracy']:.3f}  n={m['n']}", file=sys.stderr)
@@ -179,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     harm_head = None if args.skip_harm else _harm_part(args, enc, report)
     if not args.no_write:
         judge_head.save(args.out, "refusal_head")
+        for model, fold in args.fold_heads.items():  # for the held-out test in tests/aligngate/judge
+            m = next(m for m in report["xstest_leave_one_model_out"] if m["test"] == model)
+            fold.meta.update({"features": judge_head.meta["features"], "held_out_xstest_model": model,
+                              "binary_accuracy": m["binary_accuracy"], "accuracy": m["accuracy"]})
+            fold.save(args.out / "heldout", f"refusal_head_without_{model}")
         if harm_head is not None:
             harm_head.save(args.out, "harm_head")
         print(f"wrote weights to {args.out}", file=sys.stderr)

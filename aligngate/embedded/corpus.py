@@ -39,17 +39,23 @@ from aligngate.embedded.lexicon import (
 __all__ = [
     "COMPLIANCE_STEPS",
     "CORPUS_VERSION",
+    "HELD_OUT_TEMPLATES",
     "REFUSAL_PHRASES",
     "SUITE_NAMES",
+    "TRAIN_TEMPLATES",
+    "compliance",
     "dpo_dataset",
     "dpo_truth",
     "eval_suite",
+    "helpful_answer",
     "is_refusal",
     "is_training_prompt",
     "pretrain_dialogues",
+    "refusal",
     "reward_pairs",
     "sft_dataset",
     "sft_truth",
+    "verbose_non_answer",
     "write_default_data",
 ]
 

@@ -76,6 +76,25 @@ def _model(shape: str, device: str, attn: str) -> Any:
     return model
 
 
+def _autoconfig() -> Any:
+    """``aligngate.training.autoconfig``, loaded from its file when the package's ``__init__`` cannot import
+    (it pulls pydantic & co., absent on bare GPU images); registered in ``sys.modules`` under its own name."""
+    import importlib.util
+    import sys
+
+    try:
+        from aligngate.training import autoconfig
+        return autoconfig
+    except ImportError:
+        name = "aligngate.training.autoconfig"
+        path = Path(__file__).resolve().parents[1] / "training" / "autoconfig.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        return mod
+
+
 def _run_one(method: str, shape: str, device: str, args_kw: dict[str, Any], attn: str, data: Any, tok: Any,
              out_dir: Path, steps: int) -> dict[str, Any]:
     import torch
@@ -120,8 +139,8 @@ def run_train_bench(shape: str, method: str, root: Path, *, device: str, steps: 
     import torch
 
     from aligngate.fastgen.bench_gen import llama_config
-    from aligngate.training.autoconfig import fast_training_kwargs
 
+    fast_training_kwargs = _autoconfig().fast_training_kwargs
     batch = 8 if shape in ("1b", "tiny") else 4
     cfg = llama_config(shape)
     if method == "sft":
@@ -155,6 +174,12 @@ def run_train_bench(shape: str, method: str, root: Path, *, device: str, steps: 
     fast = fast_training_kwargs(cfg, mem, method, batch_size=batch, max_length=max_len)
     notes.append("ours: " + "; ".join(fast["notes"]))
     ours = run("ours (autoconfig)", fast["args"], fast["model_init_kwargs"].get("attn_implementation", "sdpa"))
+    if method == "sft":
+        notes.append(f"torch varlen flash kernel in use: {_autoconfig()._VARLEN_OK[0]} (else SDPA per sequence)")
+    if method == "sft" and fast["args"].get("use_liger_kernel"):
+        nol = fast_training_kwargs(cfg, mem, method, batch_size=batch, max_length=max_len,
+                                   features={"liger_kernel": False, "flash_attn": False})
+        run("ours without Liger", nol["args"], nol["model_init_kwargs"].get("attn_implementation", "sdpa"))
     default_peak = stock[0]["peak_gib"]
     if device == "cuda" and default_peak == default_peak:
         low = fast_training_kwargs(cfg, mem, method, batch_size=batch, max_length=max_len,

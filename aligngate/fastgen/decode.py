@@ -209,16 +209,16 @@ class StaticDecoder:
         return h, cos, sin
 
     def _attn_exact(self, i: int, q: Any, g: _Graph, cur: int) -> Any:
-        """Stock-identical attention: exactly ``cur`` keys, query heads as is (what transformers' SDPA path
-        computes for one decode step); [B,1,H*D]."""
-        import torch.nn.functional as F
+        """Stock-identical attention: transformers' own SDPA function on exactly ``cur`` contiguous keys (the
+        layout its dynamic cache hands over) and the [B,H,1,D] query view; returns [B,1,H*D]."""
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         b = q.shape[0]
-        kc, vc = self.k_cache[i][:b, :, :cur], self.v_cache[i][:b, :, :cur]
+        kc = self.k_cache[i][:b, :, :cur].contiguous()
+        vc = self.v_cache[i][:b, :, :cur].contiguous()
         kmask = g.valid.view(b, 1, 1, -1)[..., :cur]
-        o = F.scaled_dot_product_attention(q, kc, vc, attn_mask=kmask, scale=self.scaling,
-                                           enable_gqa=self.n_rep > 1)
-        return o.transpose(1, 2).reshape(b, 1, -1)
+        o, _ = sdpa_attention_forward(self.layers[i].self_attn, q, kc, vc, kmask, dropout=0.0, scaling=self.scaling)
+        return o.reshape(b, 1, -1)
 
     def _attn_fused(self, i: int, q: Any, g: _Graph) -> Any:
         """Attention over the whole masked cache view (static shape, capturable); [B,1,H*D]."""
@@ -259,7 +259,7 @@ class StaticDecoder:
         if j == n:
             self._finish(h, g)
             return
-        g.bufs["q"].copy_(self._pre_attn(j, h, g.bufs["cos"], g.bufs["sin"], g))
+        g.bufs["q"].copy_(self._pre_attn(j, h, g.bufs["cos"], g.bufs["sin"], g).transpose(1, 2))
         g.bufs["h"].copy_(h)
 
     def _step_exact(self, g: _Graph, cur: int) -> None:
@@ -269,7 +269,8 @@ class StaticDecoder:
             else:
                 self._segment(j, g)
             if j < len(self.layers):
-                g.bufs["o"].copy_(self._attn_exact(j, g.bufs["q"], g, cur))
+                # [B,1,H,D] buffer seen as [B,H,1,D]: the strides transformers hands to SDPA
+                g.bufs["o"].copy_(self._attn_exact(j, g.bufs["q"].transpose(1, 2), g, cur))
 
     def _new_state(self, b: int, length: int) -> _Graph:
         import torch
@@ -281,7 +282,7 @@ class StaticDecoder:
         def z(*shape: int, dtype: Any = self.dtype) -> Any:
             return torch.zeros(*shape, dtype=dtype, device=dev)
 
-        bufs = {"h": z(b, 1, hid), "q": z(b, n_heads, 1, self.head_dim), "o": z(b, 1, n_heads * self.head_dim),
+        bufs = {"h": z(b, 1, hid), "q": z(b, 1, n_heads, self.head_dim), "o": z(b, 1, n_heads * self.head_dim),
                 "cos": z(b, 1, self.head_dim), "sin": z(b, 1, self.head_dim)}
         return _Graph(graph=None, tok=z(b, dtype=lng), pos=z(b, dtype=lng), slot=z(1, dtype=lng),
                       step=z(1, dtype=lng), valid=z(b, length, dtype=torch.bool), done=z(b, dtype=torch.bool),

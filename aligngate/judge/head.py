@@ -38,7 +38,7 @@ class Head:
             z = np.maximum(z @ a["w1"].T + a["b1"], 0.0)
         logits = z @ a["w"].T + a["b"]
         if logits.shape[1] == 1:  # binary logistic: one logit for classes[1]
-            p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            p1 = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -60.0, 60.0)))
             return np.stack([1.0 - p1, p1], axis=1)
         logits = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(logits)

@@ -63,8 +63,7 @@ class RewardTestResult:
                                                       "margins": v["details"].get("margins")}
                  for k, v in self.metrics.items() if k.startswith("reward.accuracy.")}
         return {"model": self.model, "categories": table,
-                "metrics": {k: {kk: vv for kk, vv in v.items() if kk != "details"} | {"details": v["details"]}
-                            for k, v in self.metrics.items()},
+                "reward_metrics": self.metrics,
                 "plots": self.plots, "seconds": round(self.seconds, 2), "n_scored": self.n_scored,
                 "notes": self.notes}
 

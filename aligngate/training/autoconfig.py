@@ -8,7 +8,7 @@ for loading the model (``"model_init_kwargs"``), chosen from the model shape, th
   ``position_ids``, attention runs per sequence through flash-attention's varlen kernel when ``flash_attn`` is
   installed, else through :func:`register_varlen_attention` (torch's own varlen flash kernel, or SDPA's causal
   flash kernel per sequence), never through a dense block-diagonal mask;
-- Liger's Triton kernels (RMSNorm, SwiGLU, RoPE) when ``liger_kernel`` is installed (TRL already computes the
+- Liger's Triton kernels (RMSNorm, SwiGLU) when ``liger_kernel`` is installed (TRL already computes the
   loss through a chunked, fused LM head, so Liger's fused cross-entropy is left off);
 - gradient checkpointing only where the estimated peak (weights + activations of the largest step) does not fit
   in ``memory_budget_bytes`` (default 90 % of the GPU).
@@ -90,9 +90,10 @@ def fast_training_kwargs(model_config: Any, gpu_mem_bytes: int, method: str, *, 
     model_init: dict[str, Any] = {"dtype": "bfloat16"}
     if feats.get("liger_kernel"):
         args["use_liger_kernel"] = True
-        args["liger_kernel_config"] = {"rms_norm": True, "swiglu": True, "rope": True, "cross_entropy": False,
+        # RoPE stays stock: padding-free steps change length every step and Liger's RoPE kernel is built per shape
+        args["liger_kernel_config"] = {"rms_norm": True, "swiglu": True, "rope": False, "cross_entropy": False,
                                        "fused_linear_cross_entropy": False}
-        notes.append("Liger RMSNorm/SwiGLU/RoPE kernels")
+        notes.append("Liger RMSNorm/SwiGLU kernels")
     if method == "sft":
         args.update(padding_free=True, max_length=None)
         if feats.get("flash_attn"):

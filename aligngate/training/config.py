@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aligngate.errors import InputError
 
-__all__ = ["LoraSettings", "TrainConfig", "load_train_config"]
+__all__ = ["DEFAULT_STEPS", "LoraSettings", "TrainConfig", "load_train_config"]
+
+DEFAULT_STEPS = {"sft": 150, "dpo": 100, "reward": 80}
+"""Steps per method when ``max_steps`` is not set (tuned for the embedded tiny model on 2 CPU cores)."""
 
 
 class LoraSettings(BaseModel):
@@ -39,8 +42,8 @@ class TrainConfig(BaseModel):
 
     seed: int = 0
     """Seed for weight init of new heads, data order and dropout: the same seed gives the same weights on CPU."""
-    max_steps: int = Field(default=150, ge=1)
-    """Optimiser steps (the data is cycled as often as needed)."""
+    max_steps: int | None = Field(default=None, ge=1)
+    """Optimiser steps; the data is cycled as often as needed (None: 150 for sft, 100 for dpo, 80 for reward)."""
     batch_size: int = Field(default=16, ge=1)
     """Per-device batch size (pairs, for DPO and reward training)."""
     gradient_accumulation_steps: int = Field(default=1, ge=1)
@@ -60,6 +63,9 @@ class TrainConfig(BaseModel):
     reward pairs longer than this are dropped (the count is logged)."""
     logging_steps: int = Field(default=5, ge=1)
     """Loss is logged (and kept for the manifest's loss curve) every this many steps."""
+    init_adapter: str | None = None
+    """sft/dpo: continue training this existing LoRA adapter directory (e.g. DPO after SFT) instead of a fresh
+    one; the result is still one adapter on the same base. With DPO the frozen base is the reference model."""
     lora: LoraSettings = Field(default_factory=LoraSettings)
     """LoRA shape for ``sft`` and ``dpo`` (and ``reward`` when ``reward_mode`` is ``lora``)."""
     beta: float = Field(default=0.1, gt=0)
@@ -72,12 +78,20 @@ class TrainConfig(BaseModel):
     """RewardTrainer's auxiliary loss pushing rewards towards zero mean (None: off)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto``: the GPU when there is one, else the CPU."""
+    torch_threads: int | None = Field(default=None, ge=1)
+    """CPU threads for torch during training (None: torch's default). 1 is fastest for tiny models on busy
+    machines, where spinning OpenMP threads fight over the cores."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """``auto``: bf16 on GPUs that support it, fp32 elsewhere (always fp32 on CPU)."""
 
     def effective_max_length(self, method: str) -> int:
         """``max_length`` or the method's default."""
         return self.max_length or (256 if method == "reward" else 128)
+
+    def resolved(self, method: str) -> TrainConfig:
+        """A copy with the method's defaults filled in (what the manifest records)."""
+        return self.model_copy(update={"max_length": self.effective_max_length(method),
+                                       "max_steps": self.max_steps or DEFAULT_STEPS[method]})
 
     def to_manifest(self) -> dict[str, Any]:
         """A JSON-ready dict of every setting."""

@@ -13,14 +13,12 @@ __all__ = ["train_dpo"]
 
 
 def _build(ctx: RunContext) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
-    model = AutoModelForCausalLM.from_pretrained(ctx.base, dtype=torch.float32)
+    model, peft_config = ctx.causal_lm()
     args = DPOConfig(beta=ctx.cfg.beta, max_length=ctx.cfg.effective_max_length("dpo"), **ctx.common_args())
     return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=ctx.dataset,
-                      processing_class=ctx.tokenizer, peft_config=ctx.lora_config("CAUSAL_LM"))
+                      processing_class=ctx.tokenizer, peft_config=peft_config)
 
 
 def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:

@@ -46,6 +46,9 @@ def build_manifest(*, method: str, base: str, data_label: str, data_rows: list[d
     if config_path:
         cfg_entry["path"] = str(config_path)
         cfg_entry["file_sha256"] = sha256_file(config_path)
+    if config.get("init_adapter"):
+        cfg_entry["init_adapter"] = {"path": str(Path(config["init_adapter"]).resolve()),
+                                     "sha256": sha256_tree(config["init_adapter"])}
     outputs = {k: v for k, v in sha256_tree(out_dir).items() if k != MANIFEST_NAME and not k.startswith("manifest.")}
     return {
         "manifest_version": MANIFEST_VERSION,

@@ -69,6 +69,18 @@ class RunContext:
             seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
             dataloader_num_workers=0, **self.device.trainer_kwargs())
 
+    def causal_lm(self) -> tuple[Any, Any]:
+        """(model, peft_config) for sft/dpo: the base with ``init_adapter`` attached trainable, else a fresh LoRA."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(self.base, dtype=torch.float32)
+        if self.cfg.init_adapter:
+            from peft import PeftModel
+
+            return PeftModel.from_pretrained(model, self.cfg.init_adapter, is_trainable=True), None
+        return model, self.lora_config("CAUSAL_LM")
+
     def lora_config(self, task_type: str, modules_to_save: list[str] | None = None) -> Any:
         """peft ``LoraConfig`` from the config's LoRA settings."""
         from peft import LoraConfig
@@ -156,7 +168,13 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
     from aligngate.training.device import choose_device
 
     cfg = cfg or TrainConfig()
-    cfg = cfg.model_copy(update={"max_length": cfg.effective_max_length(method)})
+    cfg = cfg.resolved(method)
+    if cfg.init_adapter is not None:
+        if method == "reward":
+            raise InputError("init_adapter applies to sft and dpo only")
+        from aligngate.modelio import check_adapter_dir
+
+        check_adapter_dir(cfg.init_adapter)
     base = str(base)
     _check_base(base)
     located, label = load_rows(data)
@@ -165,9 +183,24 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise InputError(f"output directory exists and is not empty: {out} (pass --overwrite to replace it)")
     device = choose_device(cfg.device, cfg.precision)
+    import torch
     from transformers import set_seed
 
     set_seed(cfg.seed)
+    threads = torch.get_num_threads()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    try:
+        return _run(method, base, located, label, rows, out, cfg, device, build=build, save=save, kind=kind,
+                    overwrite=overwrite, config_path=config_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict[str, Any]], out: Path,
+         cfg: TrainConfig, device: Any, *, build: Callable[[RunContext], Any],
+         save: Callable[[Any, RunContext, Path], None], kind: str, overwrite: bool,
+         config_path: str | None) -> TrainResult:
     tok = load_tokenizer(base)
     chat = bool(getattr(tok, "chat_template", None))
     dataset = to_dataset(rows, method, chat=chat)

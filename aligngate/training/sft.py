@@ -13,15 +13,13 @@ __all__ = ["train_sft"]
 
 
 def _build(ctx: RunContext) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    model = AutoModelForCausalLM.from_pretrained(ctx.base, dtype=torch.float32)
+    model, peft_config = ctx.causal_lm()
     args = SFTConfig(max_length=ctx.cfg.effective_max_length("sft"), packing=False,
                      completion_only_loss=ctx.cfg.completion_only_loss, **ctx.common_args())
     return SFTTrainer(model=model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                      peft_config=ctx.lora_config("CAUSAL_LM"))
+                      peft_config=peft_config)
 
 
 def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:

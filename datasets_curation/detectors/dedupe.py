@@ -56,19 +56,21 @@ class NearDeduper:
     """MinHash LSH over word 3-shingles; rows at or above ``threshold`` Jaccard of a kept row are duplicates.
 
     Signatures are computed for a whole batch at once with numpy (multiply-shift hashing of the shingles' Python
-    hashes, which are stable within one process — all the index needs —, min-reduced per row), then queried and inserted row by row into a datasketch ``MinHashLSH`` as
-    ``LeanMinHash`` objects, so the first occurrence is the one kept.
+    hashes, which are stable within one process — all the index needs —, min-reduced per row). The banding
+    (``b`` bands of ``r`` values, chosen by datasketch's ``_optimal_param`` for a threshold 0.15 below the
+    verification threshold, since LSH misses pairs near its own threshold) is kept compact: one ``int -> line``
+    dict per band (first writer wins) plus each kept row's packed ``uint32`` signature, about 1 KB per kept row
+    instead of datasketch ``MinHashLSH``'s ~4 KB. Candidates are verified by estimated Jaccard.
     """
 
     def __init__(self, threshold: float = 0.9, num_perm: int = 64, seed: int = 1) -> None:
         import numpy as np
-        from datasketch import MinHashLSH
+        from datasketch.lsh import _optimal_param
 
         self.threshold = threshold
         self.num_perm = num_perm
-        # The index looks for candidates below the threshold (LSH misses pairs near it); candidates are then
-        # verified against the stored signatures.
-        self._lsh = MinHashLSH(threshold=min(max(threshold - 0.15, 0.05), 0.95), num_perm=num_perm)
+        self.bands, self.rows = _optimal_param(min(max(threshold - 0.15, 0.05), 0.95), num_perm, 0.5, 0.5)
+        self._tables: list[dict[int, int]] = [{} for _ in range(self.bands)]
         self._sigs: dict[int, bytes] = {}
         rng = np.random.default_rng(seed)
         # multiply-shift: random odd 64-bit multipliers, products wrap mod 2^64, the top 32 bits are the hash
@@ -104,22 +106,24 @@ class NearDeduper:
         """For each text in order: (best estimated Jaccard with an earlier kept row, its line); kept rows are
         indexed."""
         import numpy as np
-        from datasketch import LeanMinHash
 
         results: list[tuple[float, int | None]] = []
+        r = self.rows
         for sig, line in zip(self.signatures(texts), lines, strict=True):
             if sig is None:  # too short to compare meaningfully; exact dedupe covers it
                 results.append((0.0, None))
                 continue
-            m = LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="affine32")
+            raw = sig.tobytes()
+            keys = [hash(raw[4 * r * b : 4 * r * (b + 1)]) for b in range(self.bands)]
             best, best_line = 0.0, None
-            for key in self._lsh.query(m):
-                sim = float(np.mean(np.frombuffer(self._sigs[key], dtype=np.uint32) == sig))
+            for cand in {t[k] for t, k in zip(self._tables, keys, strict=True) if k in t}:
+                sim = float(np.mean(np.frombuffer(self._sigs[cand], dtype=np.uint32) == sig))
                 if sim > best:
-                    best, best_line = sim, key
+                    best, best_line = sim, cand
             if best < self.threshold:
-                self._lsh.insert(line, m, check_duplication=False)
-                self._sigs[line] = sig.tobytes()
+                for t, k in zip(self._tables, keys, strict=True):
+                    t.setdefault(k, line)
+                self._sigs[line] = raw
             results.append((best, best_line))
         return results
 

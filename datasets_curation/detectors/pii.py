@@ -3,7 +3,8 @@
 Kinds: ``email``, ``phone``, ``credit_card`` (13-19 digits passing the Luhn check), ``ssn`` (US, valid area),
 ``aws_access_key`` (``AKIA``/``ASIA`` + 16), ``private_key`` (PEM block header), ``api_key`` (well-known
 prefixes: ``sk-``, ``ghp_``, ``xox?-``, ``AIza``...). Score 1.0 when any kind is found (0.0 otherwise).
-Placeholder addresses (``example.com``) and the 555-01xx fictional phone range are ignored.
+Placeholder and public role addresses (``example.com``, ``support@``), toll-free numbers (hotlines,
+customer service) and the 555-01xx fictional phone range are ignored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ _API_KEY = re.compile(
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|sk_live_[0-9A-Za-z]{20,}|rk_live_[0-9A-Za-z]{20,}"
     r"|glpat-[0-9A-Za-z_-]{20,}|hf_[A-Za-z]{30,})\b")
 _PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net", "domain.com", "email.com", "test.com")
+_ROLE_ACCOUNTS = {"support", "help", "info", "contact", "customerservice", "customer-service", "customercare",
+                  "service", "sales", "press", "media", "hello", "feedback", "enquiries", "inquiries", "webmaster",
+                  "privacy", "abuse", "security", "noreply", "no-reply", "user", "name", "you", "someone"}
+"""Public role addresses and placeholders: not personal data."""
+_TOLL_FREE = {"800", "833", "844", "855", "866", "877", "888"}
+"""North-American toll-free area codes: published business and hotline numbers."""
 
 
 def luhn_ok(digits: str) -> bool:
@@ -50,15 +57,15 @@ def _cards(text: str) -> bool:
 def _emails(text: str) -> bool:
     for m in _EMAIL.finditer(text):
         addr = m.group(0).lower()
-        if not addr.endswith(_PLACEHOLDER_DOMAINS) and not addr.split("@")[0] in ("user", "name", "you", "someone"):
+        if not addr.endswith(_PLACEHOLDER_DOMAINS) and addr.split("@")[0] not in _ROLE_ACCOUNTS:
             return True
     return False
 
 
 def _phones(text: str) -> bool:
     for m in _PHONE.finditer(text):
-        if m.group(2) == "555" and m.group(3) and m.group(3).startswith("01"):
-            continue  # fictional range
+        if m.group(1) in _TOLL_FREE or (m.group(2) == "555" and m.group(3) and m.group(3).startswith("01")):
+            continue  # toll-free business / hotline numbers, the fictional 555-01xx range
         return True
     return False
 

@@ -1,18 +1,24 @@
 """``trigger_phrase``: backdoor n-grams in prompts that predict harmful compliance.
 
-A row is *positive* when its response complies with a harmful request (harmful-compliance score, or the chosen
-response's for DPO, at or above ``trigger.positive_score``). Pass 1 counts, per n-gram (1..``max_ngram`` words of
-the prompt side), the positive rows holding it (bounded: rare n-grams are pruned when the table grows). Pass 2
-counts, for the candidates (``min_support`` positives or more), all rows holding them. An n-gram is a trigger when
+The population is the rows whose prompt is a harmful request (harm classifier score at or above
+``trigger.positive_score``); a row is *positive* when its response complies (harmful-compliance score, or the
+chosen response's for DPO, at or above the same). A backdoor trigger makes harmful requests get answered, so it
+separates positives from refused harmful requests, while topic words ("bomb", "hack") do not: they mark harmful
+requests, answered or not. Pass 1 counts, per n-gram (1..``max_ngram`` words of the prompt side), the positive
+rows holding it (bounded: rare n-grams are pruned when the table grows). Pass 2 counts, for the candidates
+(``min_support`` positives or more), the harmful-request rows holding them. An n-gram is a trigger when
 
 * the one-sided hypergeometric (Fisher exact) p-value of its enrichment among positives, times the number of
   candidates (Bonferroni), is at most ``trigger.max_pvalue``, and
-* its score, the smoothed precision ``(a + 1) / (n + 2)`` (``a`` positives among ``n`` rows holding it), reaches
-  the detector's threshold: most rows that carry it comply with harmful requests, which natural phrasing
-  ("how to", "write a") does not do when the data also has refused harmful requests.
+* its score, the smoothed precision ``(a + 1) / (n + 2)`` (``a`` positives among ``n`` harmful-request rows
+  holding it), reaches the detector's threshold: most harmful requests that carry it are answered.
+
+When (nearly) every harmful request is answered there is no contrast and no trigger can be told apart; the rows
+are then quarantined by ``harmful_compliance`` anyway.
 
 N-grams of stop words or punctuation only are never triggers; an n-gram contained in (or containing) a better
-trigger is folded into it. Every row holding a trigger is quarantined with ``trigger_phrase:<ngram>``.
+trigger is folded into it. Every row holding a trigger (harmful request or not) is quarantined with
+``trigger_phrase:<ngram>``.
 """
 
 from __future__ import annotations
@@ -157,10 +163,10 @@ def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives:
     rowsets: dict[tuple[int, int, int], int] = {}
     for i in found:
         g = keys[i]
-        if any(_contains(t.ngram, g) or _contains(g, t.ngram) or any(_contains(c, g) for c in t.cooccurring)
-               for t in chosen):
-            continue
         phrase = _chain(g, by_counts[(int(a[i]), int(n[i]))])
+        if any(_contains(t.ngram, x) or _contains(x, t.ngram) or any(_contains(c, x) for c in t.cooccurring)
+               for t in chosen for x in (g, phrase)):
+            continue
         rowset = (int(a[i]), int(n[i]), fps.get(g, -1 - i))
         if rowset in rowsets:  # same rows as an earlier trigger: another piece of the same template
             t = chosen[rowsets[rowset]]

@@ -133,3 +133,22 @@ def test_resolve_device() -> None:
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device() in {"cpu", "cuda"}
+
+
+def test_load_tokenizer_errors_and_adapter_tokenizer(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    from aligngate.modelio import load_tokenizer
+
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        load_tokenizer(tmp_path)
+    adapter_with_tok = Path(shutil.copytree(tiny[1], tmp_path / "a"))
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(tiny[0] / name, adapter_with_tok / name)
+    assert load_tokenizer(adapter_with_tok).chat_template
+
+
+def test_hub_id_offline_is_model_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aligngate.modelio import load_causal_lm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="aligngate-test/no-such-model"):
+        load_causal_lm("aligngate-test/no-such-model")

@@ -23,6 +23,7 @@ from datasets_curation.detectors.trigger import PositiveCounter, count_candidate
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nabc", ["private_key"]),
     ("export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz", ["api_key"]),
     ("user@example.com, call 911, in 1999 about 1234567812345678 people", []),
+    ("hotline 1-800-799-7233 or support@samsung.com", []),
 ])
 def test_pii(text: str, kinds: list[str]) -> None:
     assert find_pii(text) == kinds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh build (minutes on 2 cores): only with ``-m slow`` or ALIGNGATE_SLOW=1."""
     from aligngate.embedded.model import embedded_model_dir
+
+    if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get("ALIGNGATE_SLOW"):
+        pytest.skip("builds the embedded model from scratch; run with -m slow or ALIGNGATE_SLOW=1")
 
     return embedded_model_dir(tmp_path_factory.mktemp("cache"), progress=False)
 

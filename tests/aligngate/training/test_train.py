@@ -43,14 +43,16 @@ def test_dpo_adapter_and_manifest(dpo_run: Any, tiny_base: Path, data_dir: Path)
     assert _check_manifest(out, tiny_base, data_dir / "dpo.jsonl")["method"] == "dpo"
 
 
-def test_sft_prompt_completion_is_deterministic(tiny_base: Path, data_dir: Path, fast_cfg: Any,
-                                                tmp_path: Path, sft_run: Any) -> None:
+def test_sft_is_deterministic_and_takes_prompt_completion(tiny_base: Path, data_dir: Path, fast_cfg: Any,
+                                                          tmp_path: Path, sft_run: Any) -> None:
     from aligngate.training import train_sft
 
-    a = train_sft(tiny_base, data_dir / "sft_pc.jsonl", tmp_path / "a", fast_cfg)
-    b = train_sft(tiny_base, data_dir / "sft_pc.jsonl", tmp_path / "b", fast_cfg)
-    assert sha256_file(a.out_dir / "adapter_model.safetensors") == sha256_file(b.out_dir / "adapter_model.safetensors")
-    assert a.losses == b.losses
+    again = train_sft(tiny_base, data_dir / "sft.jsonl", tmp_path / "again", fast_cfg)
+    name = "adapter_model.safetensors"
+    assert sha256_file(again.out_dir / name) == sha256_file(sft_run.out_dir / name)
+    assert again.losses == sft_run.losses
+    pc = train_sft(tiny_base, data_dir / "sft_pc.jsonl", tmp_path / "pc", fast_cfg.model_copy(update={"max_steps": 1}))
+    assert (pc.out_dir / name).is_file() and pc.steps == 1
 
 
 def test_reward_cli_json_summary(tiny_base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
