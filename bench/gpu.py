@@ -9,7 +9,8 @@ Training: TRL SFT / DPO with peft LoRA, stock configurations vs
 
     python bench/gpu.py                      # 1b and 8b, generation and training, on CUDA
     python bench/gpu.py --shapes 1b --sections gen
-    python bench/gpu.py --smoke              # tiny model on CPU, < 60 s (what the tests run)
+    python bench/gpu.py --smoke              # tiny model on CPU, generation only, < 60 s (what the tests run)
+    python bench/gpu.py --smoke --sections gen,train   # + 3-step TRL runs (a few minutes on 2 cores)
 
 Tables print as Markdown; ``--out`` also writes them to a file (e.g. bench/results/gpu-<date>.md).
 """
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny model on CPU, a few prompts/steps (< 60 s)")
     ap.add_argument("--shapes", default="1b,8b")
-    ap.add_argument("--sections", default="gen,train")
+    ap.add_argument("--sections", default=None, help="gen,train (default; --smoke: gen)")
     ap.add_argument("--prompts", type=int, default=1000)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--budget", type=int, default=24, help="policy max_new_tokens for the time-to-verdict")
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
     shapes = ["tiny"] if args.smoke else [s for s in args.shapes.split(",") if s]
-    sections = [s for s in args.sections.split(",") if s]
+    sections = [s for s in (args.sections or ("gen" if args.smoke else "gen,train")).split(",") if s]
     md = [f"# aligngate GPU bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "", *env_lines(), ""]
     print("\n".join(md), flush=True)
     failed = 0
@@ -130,7 +131,7 @@ def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
     from aligngate.fastgen.bench_gen import run_gen_bench
 
     if args.smoke:
-        b = run_gen_bench("tiny", root, device=device, n_prompts=12, new_tokens=8, budget=4, sample=6,
+        b = run_gen_bench("tiny", root, device=device, n_prompts=8, new_tokens=6, budget=4, sample=4,
                           stock_new_tokens=8, fast_batches=(4,), backend="static", prompt_len=(4, 16),
                           modes=(True,))
     else:

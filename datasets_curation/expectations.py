@@ -93,8 +93,12 @@ class Validator:
     """Validates chunks against the suite of one format (``sft`` / ``dpo``)."""
 
     def __init__(self, kind: str, min_chars: int, max_chars: int) -> None:
+        import logging
+
         gx, _, _ = _gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # "Created temporary directory" noise
 
         self.kind = kind
         ctx = gx.get_context(mode="ephemeral")

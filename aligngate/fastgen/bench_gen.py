@@ -194,7 +194,8 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
                                                   **kw))
     tps_merged = sum(len(r) for r in out_m) / dt
     bench.add("throughput", path="stock HF generate, adapter merged", batch=sb, prompts=len(sample_p),
-              new_tokens=stock_new_tokens, tok_s=tps_merged, peak_gib=_peak_gib(), x_vs_adapter=tps_merged / tps_adapter)
+              new_tokens=stock_new_tokens, tok_s=tps_merged, peak_gib=_peak_gib(),
+              x_vs_adapter=tps_merged / tps_adapter)
     total_new = n_prompts * new_tokens
     ttv_stock = t_load + t_adapter + total_new / tps_adapter
     ttv_stock_merged = t_load + t_adapter + total_new / tps_merged
@@ -215,7 +216,8 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
         for against, ref in (("stock generate, merged, same batches", out_m),
                              ("stock generate, adapter attached", out_a)):
             bench.add(ident, fast_mode=_mode(exact), against=against, prompts=len(sample_p),
-                      new_tokens=stock_new_tokens, all_tokens=_match(out_f, ref), **{f"first_{k}": _match(out_f, ref, k)})
+                      new_tokens=stock_new_tokens, all_tokens=_match(out_f, ref),
+                      **{f"first_{k}": _match(out_f, ref, k)})
     results: dict[tuple[bool, int], float] = {}
     for exact in modes:
         for bs in fast_batches:

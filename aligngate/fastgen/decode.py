@@ -1,17 +1,25 @@
-"""A static-KV-cache greedy decoder for Llama-like causal LMs, one CUDA graph per decode step shape.
+"""A static-KV-cache greedy decoder for Llama-like causal LMs with CUDA-graphed decode steps.
 
 Why our own loop: HF ``generate`` spends most of a small model's decode step launching kernels from Python
 (87 ms for one batch-64 step of a 1B model whose arithmetic needs < 1 ms), and compiling ``model.forward`` under
-``generate`` with ``mode="reduce-overhead"`` breaks on output aliasing. Here the whole step -- embedding, every
-layer, the LM head, the greedy argmax and the bookkeeping (position, cache slot, key mask, stop flags, output
-column) -- reads and writes only preallocated tensors, so it is captured once per ``(batch, cache length)`` with
-``torch.cuda.CUDAGraph`` and replayed with no Python and no host-device traffic.
+``generate`` with ``mode="reduce-overhead"`` breaks on output aliasing. Here a step -- embedding, every layer,
+the LM head, the greedy argmax and the bookkeeping (position, cache slot, key mask, stop flags, output column) --
+reads and writes only preallocated tensors, so it is captured with ``torch.cuda.CUDAGraph`` and replayed with
+no Python and no host-device traffic.
 
 Numerics follow the stock path on purpose: the model's own embedding, RMSNorm, rotary, MLP and LM-head modules
 are called on the same shapes as HF ``generate`` calls them (left padding, positions from the attention mask,
-the LM head on the last position only, float32 logits before argmax); only the attention + cache is ours: a
-static cache whose unused tail is masked out, SDPA with a boolean mask, and for decode the query heads grouped
-per key/value head (what transformers' SDPA path does for one query token) instead of repeating the cache.
+the LM head on the last position only, float32 logits before argmax); prefill logits are bitwise equal to HF's.
+Only attention + cache are ours, in two modes:
+
+- ``exact`` (default): attention over exactly the keys so far through transformers' own SDPA function, as its
+  dynamic cache does; since that shape changes every step, the step is captured piecewise (one graph per layer
+  boundary, the SDPA call launched eagerly between them). Token-identical to stock on CPU; on an H100 the
+  teacher-forced logits were bitwise equal, but free-running outputs still split at near-ties (see
+  bench/results/gpu-2026-11-23.md).
+- ``fused``: one graph for the whole step per ``(batch, cache length bucket)``, attention over the cache view
+  with its unused tail masked (query heads grouped per key/value head): ~3-7x faster than ``exact``, but SDPA's
+  kernels round differently over the longer key range (logits within ~0.1 of stock; near-ties flip).
 
 Supported: decoder-only models whose layers hold ``self_attn.{q,k,v,o}_proj``, ``input_layernorm``,
 ``post_attention_layernorm`` and ``mlp`` (llama, mistral and qwen2 without sliding windows); see

@@ -73,12 +73,16 @@ def accuracy_metric(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(pairs)
     k = sum(1 for p in pairs if p["correct"])
     details: dict[str, Any] = {"correct": k, "margins": quantiles([p["margin"] for p in pairs])}
-    for key in ("variant", "source"):
+    for key in ("variant", "source", "padding"):  # padding: filler sentences added (length-controlled steps)
         groups: dict[str, list[bool]] = {}
         for p in pairs:
-            groups.setdefault(str(p.get(key)), []).append(p["correct"])
+            if key in p:
+                groups.setdefault(str(p[key]), []).append(p["correct"])
+        if not groups:
+            continue
         details[f"by_{key}"] = {g: {"accuracy": sum(v) / len(v), "n": len(v)} for g, v in sorted(groups.items())}
-    return {"value": k / n if n else None, "n": n, "ci95": list(wilson(k, n)) if n else None, "details": details}
+    return {"value": k / n if n else None, "n": n, "ci95": list(wilson(k, n)) if n else None,
+            "message": f"{k}/{n} pairs ranked correctly (strict)", "details": details}
 
 
 def _key(prompt: Any, response: str) -> str:

@@ -22,7 +22,8 @@ QA: list[tuple[str, str, str, str]] = [
      "Resting lets the yeast produce gas and the gluten relax, so the bread rises and is easier to shape.",
      "Resting lets the salt evaporate out of the dough."),
     ("science", "Why is the sky blue?",
-     "Air scatters short blue wavelengths of sunlight more than red ones, so blue light reaches us from all directions.",
+     "Air scatters short blue wavelengths of sunlight more than red ones, so blue light reaches us from every "
+     "direction.",
      "The sky reflects the colour of the oceans."),
     ("science", "What is the boiling point of water at sea level?",
      "100 degrees Celsius (212 degrees Fahrenheit).", "80 degrees Celsius (176 degrees Fahrenheit)."),

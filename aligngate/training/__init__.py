@@ -21,7 +21,8 @@ __all__ = ["METHODS", "LoraSettings", "TrainConfig", "TrainResult", "load_train_
 METHODS = {"sft": train_sft, "dpo": train_dpo, "reward": train_reward}
 
 
-def train(method: str, base: str, data: object, out_dir: str, cfg: TrainConfig | None = None, **kw: object) -> TrainResult:
+def train(method: str, base: str, data: object, out_dir: str, cfg: TrainConfig | None = None,
+          **kw: object) -> TrainResult:
     """Dispatch to ``train_<method>``."""
     from aligngate.errors import InputError
 

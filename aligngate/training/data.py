@@ -21,7 +21,8 @@ Row = tuple[str, dict[str, Any]]
 """(location ``file:line``, row)."""
 
 _ROLES = {"system", "user", "assistant", "tool"}
-METHOD_KEYS = {"sft": "messages or prompt/completion", "dpo": "prompt/chosen/rejected", "reward": "prompt/chosen/rejected"}
+METHOD_KEYS = {"sft": "messages or prompt/completion", "dpo": "prompt/chosen/rejected",
+               "reward": "prompt/chosen/rejected"}
 
 
 def load_rows(source: str | Path | Sequence[dict[str, Any]]) -> tuple[list[Row], str]:

@@ -26,7 +26,8 @@ def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:
 
 
 def train_dpo(base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,
-              cfg: TrainConfig | None = None, *, overwrite: bool = False, config_path: str | None = None) -> TrainResult:
+              cfg: TrainConfig | None = None, *, overwrite: bool = False,
+              config_path: str | None = None) -> TrainResult:
     """LoRA DPO of ``base`` on ``prompt``/``chosen``/``rejected`` rows; adapter, tokenizer, manifest in ``out_dir``."""
     return run_training("dpo", base, data, out_dir, cfg, build=_build, save=_save, kind="lora-adapter",
                         overwrite=overwrite, config_path=config_path)

@@ -65,7 +65,7 @@ class RunContext:
             output_dir=str(self.scratch), max_steps=c.max_steps, per_device_train_batch_size=c.batch_size,
             gradient_accumulation_steps=c.gradient_accumulation_steps, learning_rate=c.learning_rate,
             lr_scheduler_type=c.lr_scheduler_type, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay,
-            max_grad_norm=c.max_grad_norm, logging_steps=c.logging_steps, save_strategy="no", report_to="none",
+            max_grad_norm=c.max_grad_norm, logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps), save_strategy="no", report_to="none",
             seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
             dataloader_num_workers=0, **self.device.trainer_kwargs())
 
@@ -225,9 +225,10 @@ def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict
         seconds = time.perf_counter() - t0
         save(trainer, ctx, stage)
         tok.save_pretrained(stage)
+        train_loss = getattr(output, "training_loss", None)
         result = {"steps": int(trainer.state.global_step), "losses": losses,
-                  "final_loss": losses[-1]["loss"] if losses else None,
-                  "train_loss": float(getattr(output, "training_loss", float("nan"))), "seconds": round(seconds, 3)}
+                  "final_loss": losses[-1]["loss"] if losses else train_loss,
+                  "train_loss": train_loss, "seconds": round(seconds, 3)}
         manifest = build_manifest(method=method, base=base, data_label=label, data_rows=rows,
                                   config=cfg.to_manifest(), config_path=config_path, out_dir=stage, result=result,
                                   device={"device": device.device, "precision": device.precision,

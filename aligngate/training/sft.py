@@ -27,7 +27,8 @@ def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:
 
 
 def train_sft(base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,
-              cfg: TrainConfig | None = None, *, overwrite: bool = False, config_path: str | None = None) -> TrainResult:
+              cfg: TrainConfig | None = None, *, overwrite: bool = False,
+              config_path: str | None = None) -> TrainResult:
     """LoRA SFT of ``base`` on ``data`` (JSONL path or rows); the adapter, tokenizer and manifest go to ``out_dir``."""
     return run_training("sft", base, data, out_dir, cfg, build=_build, save=_save, kind="lora-adapter",
                         overwrite=overwrite, config_path=config_path)

@@ -70,6 +70,13 @@ def test_trigger_selection_finds_planted_phrase() -> None:
     assert trig[0].positives_with == 40 == trig[0].rows_with
 
 
+def test_trigger_fragments_fold_into_one_phrase() -> None:
+    counts = {"zephyr protocol": 22, "zephyr": 22, "protocol": 22, "zephyr protocol :": 14, "protocol :": 14,
+              "( zephyr protocol )": 8, "protocol )": 8, "? ( zephyr protocol": 7, "protocol : how do": 5}
+    trig = select_triggers(counts, Counter(counts), 109, 1518, 0.5, 1e-6, 10, {})
+    assert [t.ngram for t in trig] == ["zephyr protocol"]
+
+
 def test_length_and_reward_stats() -> None:
     ls = LengthStats()
     for i in range(200):

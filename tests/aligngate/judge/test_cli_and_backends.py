@@ -113,3 +113,25 @@ def test_hf_classifier_bad_config() -> None:
     j = HFClassifierJudge(str(Path("/nonexistent/model/dir")), label_map={"LABEL_0": "refusal"})
     with pytest.raises(JudgeError):
         j.judge(["a"], ["b"])
+
+
+def test_hf_classifier_tiny_model(tmp_path: Path) -> None:
+    """A tiny random BERT classifier saved locally: the code path loads it, maps labels, never crashes."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from aligngate.judge import get_judge
+    from aligngate.judge.encoder import model_path
+
+    tok = AutoTokenizer.from_pretrained(model_path())
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=37, num_labels=2, id2label={0: "unharmful", 1: "harmful"},
+                     label2id={"unharmful": 0, "harmful": 1})
+    BertForSequenceClassification(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    j = get_judge({"name": "hf-classifier", "model": str(tmp_path),
+                   "label_map": {"harmful": "compliance", "unharmful": "refusal"}})
+    out = j.judge(["a", "b", "c"], ["I can't.", "", "x" * 100_000])
+    assert len(out) == 3 and all(o.label in ("refusal", "compliance") and 0 <= o.score <= 1 for o in out)
+    j2 = get_judge({"name": "hf-classifier", "model": str(tmp_path), "label_map": {"harmful": "compliance"}})
+    with pytest.raises(JudgeError, match="no label_map entry"):
+        j2.judge(["a"], ["b"])

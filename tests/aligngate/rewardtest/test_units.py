@@ -99,8 +99,8 @@ def test_hh_rlhf_parsing(tmp_path: Path) -> None:
     assert reply == "like this"
     path = tmp_path / "hh.jsonl.gz"
     with gzip.open(path, "wt") as fh:
-        fh.write(json.dumps({"chosen": "\n\nHuman: q\n\nAssistant: good", "rejected": "\n\nHuman: q\n\nAssistant: bad answer"})
-                 + "\n")
+        fh.write(json.dumps({"chosen": "\n\nHuman: q\n\nAssistant: good",
+                             "rejected": "\n\nHuman: q\n\nAssistant: bad answer"}) + "\n")
         fh.write(json.dumps({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: other\n\nAssistant: b"})
                  + "\n")
     pairs, skipped = load_hh_pairs(path)

@@ -133,3 +133,32 @@ def test_device_choice_cpu() -> None:
         assert d.trainer_kwargs() == {"use_cpu": True, "bf16": False, "fp16": False}
     cpu = choose_device("cpu", "bf16")
     assert cpu.precision == "fp32" and cpu.trainer_kwargs()["bf16"] is False
+
+
+def test_dpo_continues_the_sft_adapter(tiny_base: Path, data_dir: Path, fast_cfg: Any, sft_run: Any,
+                                       tmp_path: Path) -> None:
+    from aligngate.training import train_dpo
+
+    cfg = fast_cfg.model_copy(update={"max_steps": 2, "init_adapter": str(sft_run.out_dir)})
+    res = train_dpo(tiny_base, data_dir / "dpo.jsonl", tmp_path / "dpo", cfg)
+    man = json.loads(res.manifest.read_text())
+    assert man["config"]["init_adapter"]["sha256"] == sha256_tree(sft_run.out_dir)
+    name = "adapter_model.safetensors"
+    assert sha256_file(res.out_dir / name) != sha256_file(sft_run.out_dir / name)
+    before = json.loads((sft_run.out_dir / "adapter_config.json").read_text())
+    after = json.loads((res.out_dir / "adapter_config.json").read_text())
+    assert after["r"] == before["r"] and after["base_model_name_or_path"] == before["base_model_name_or_path"]
+    with pytest.raises(InputError, match="sft and dpo only"):
+        from aligngate.training import train_reward
+
+        train_reward(tiny_base, data_dir / "dpo.jsonl", tmp_path / "rm", cfg)
+
+
+def test_signed_when_key_is_set(tiny_base: Path, data_dir: Path, fast_cfg: Any, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from aligngate.training import train_sft
+
+    monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "test-key")
+    res = train_sft(tiny_base, data_dir / "sft.jsonl", tmp_path / "signed", fast_cfg.model_copy(update={"max_steps": 1}))
+    assert (res.out_dir / "aligngate_manifest.json").is_file() and (res.out_dir / "aligngate_manifest.sig").is_file()
+    assert res.final_loss is not None

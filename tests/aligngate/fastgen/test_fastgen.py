@@ -1,0 +1,206 @@
+"""aligngate.fastgen and aligngate.training.autoconfig: CPU fallbacks and the decode loop's logic match the stock
+path; bench/gpu.py --smoke runs; GPU checks are marked ``gpu`` and skipped without CUDA."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+ROOT = Path(__file__).resolve().parents[3]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _tiny_llama(seed: int = 0, device: str = "cpu", dtype: object = None) -> object:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      bos_token_id=None, eos_token_id=1, pad_token_id=0)
+    cfg._attn_implementation = "sdpa"
+    model = LlamaForCausalLM(cfg).eval().to(device)
+    return model.to(dtype) if dtype is not None else model
+
+
+def _tokenizer() -> object:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{f"w{i}": i + 3 for i in range(125)}}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def _prompts(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(f"w{rng.randrange(125)}" for _ in range(rng.randint(2, 14))) for _ in range(n)]
+
+
+def _ids(n: int, seed: int = 0) -> list[list[int]]:
+    rng = random.Random(seed)
+    return [[rng.randrange(3, 128) for _ in range(rng.randint(2, 20))] for _ in range(n)]
+
+
+def test_generate_fast_falls_back_on_cpu_and_matches_stock() -> None:
+    from aligngate.fastgen import choose_backend, generate_fast
+    from aligngate.generation import generate
+
+    model, tok = _tiny_llama(), _tokenizer()
+    prompts = _prompts(9)
+    assert choose_backend(model)[0] == "stock"
+    stock = generate(model, tok, prompts, max_new_tokens=10, batch_size=4, progress=False)
+    assert generate_fast(model, tok, prompts, max_new_tokens=10, batch_size=4) == stock
+    # the static decode loop itself (eager on CPU) gives the same text
+    assert generate_fast(model, tok, prompts, max_new_tokens=10, batch_size=4, backend="static") == stock
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_static_decoder_matches_stock_greedy_ids(exact: bool) -> None:
+    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
+
+    model = _tiny_llama(1)
+    enc = _ids(11, seed=1)
+    for stops in ([1], list(range(40, 70))):  # rare stop, and frequent stops (early per-row / batch stop)
+        ref = generate_ids_stock(model, enc, max_new_tokens=12, batch_size=4, stop_ids=stops, pad_id=0)
+        out = generate_ids_fast(model, enc, max_new_tokens=12, batch_size=4, stop_ids=stops, pad_id=0,
+                                backend="static", exact=exact)
+        assert out == ref
+
+
+def test_exact_mode_is_token_identical_in_bf16_where_fused_may_not_be() -> None:
+    """bf16 makes rounding visible: the exact mode (attention over exactly the keys so far, transformers' own
+    SDPA call) reproduces the stock tokens; the fused mode may flip near-ties."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
+
+    torch.manual_seed(5)
+    cfg = LlamaConfig(vocab_size=2048, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                      num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=256)
+    cfg._attn_implementation = "sdpa"
+    model = LlamaForCausalLM(cfg).eval().to(torch.bfloat16)
+    rng = random.Random(5)
+    enc = [[rng.randrange(3, 2048) for _ in range(rng.randint(8, 40))] for _ in range(12)]
+    kw = dict(max_new_tokens=24, batch_size=6, stop_ids=[2], pad_id=0)
+    assert generate_ids_fast(model, enc, backend="static", exact=True, **kw) == generate_ids_stock(model, enc, **kw)
+
+
+def test_adapter_is_merged_and_unsupported_models_fall_back() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from aligngate.fastgen import choose_backend, generate_ids_fast, generate_ids_stock, merge_adapter
+
+    model = _tiny_llama(2)
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    enc = _ids(6, seed=2)
+    ref = generate_ids_stock(peft_model, enc, max_new_tokens=8, batch_size=3, stop_ids=[1], pad_id=0)
+    assert choose_backend(peft_model, "static")[0] == "stock"  # unmerged LoRA layers are not plain Linear
+    merged = merge_adapter(peft_model)
+    assert type(merged).__name__ == "LlamaForCausalLM"
+    out = generate_ids_fast(merged, enc, max_new_tokens=8, batch_size=3, stop_ids=[1], pad_id=0, backend="static")
+    assert out == ref
+
+    class Other:
+        config = type("C", (), {"model_type": "gpt2"})()
+
+    backend, why = choose_backend(Other(), "static")
+    assert backend == "stock" and "gpt2" in why
+
+
+def test_budget_check_reports_label_agreement() -> None:
+    from aligngate.fastgen import budget_check
+    from aligngate.judge.base import Judgement
+
+    class LengthJudge:
+        name = "length"
+
+        def judge(self, prompts: list[str], responses: list[str]) -> list[Judgement]:
+            return [Judgement("refusal" if len(r.split()) < 6 else "compliance", 0.5) for r in responses]
+
+    model, tok = _tiny_llama(), _tokenizer()
+    rep = budget_check(model, tok, _prompts(12), LengthJudge(), budget=4, longer=10, sample=8, batch_size=4)
+    assert rep.n == 8 and 0.0 <= rep.label_agreement <= 1.0
+    assert len(rep.disagreements) == round((1 - rep.label_agreement) * 8)
+    with pytest.raises(ValueError):
+        budget_check(model, tok, ["w1"], LengthJudge(), budget=8, longer=8)
+
+
+def test_autoconfig_choices() -> None:
+    from transformers import LlamaConfig
+
+    from aligngate.fastgen.bench_train import _autoconfig
+
+    ac = _autoconfig()
+    one_b = LlamaConfig(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, vocab_size=128256,
+                        tie_word_embeddings=True)
+    feats = {"flash_attn": False, "liger_kernel": True}
+    fast = ac.fast_training_kwargs(one_b, 80 * 2**30, "sft", features=feats)
+    assert fast["args"]["padding_free"] and fast["args"]["gradient_checkpointing"] is False
+    assert fast["model_init_kwargs"]["attn_implementation"] == ac.VARLEN_ATTENTION
+    assert "use_liger_kernel" not in fast["args"]  # measured slower: opt-in only
+    liger = ac.fast_training_kwargs(one_b, 80 * 2**30, "sft", features=feats, prefer_liger=True)
+    assert liger["args"]["use_liger_kernel"]
+    low = ac.fast_training_kwargs(one_b, 80 * 2**30, "sft", features=feats, memory_budget_bytes=5 * 2**30)
+    assert low["args"]["gradient_checkpointing"] is True
+    fa = ac.fast_training_kwargs(one_b, 80 * 2**30, "dpo", features={"flash_attn": True, "liger_kernel": False})
+    assert fa["model_init_kwargs"]["attn_implementation"] == "flash_attention_2" and "padding_free" not in fa["args"]
+    with pytest.raises(ValueError):
+        ac.fast_training_kwargs(one_b, 80 * 2**30, "ppo")
+
+
+def test_varlen_attention_matches_per_sequence_sdpa() -> None:
+    from aligngate.fastgen.bench_train import _autoconfig
+
+    name = _autoconfig().register_varlen_attention()
+    model = _tiny_llama(3).float()
+    seqs = [torch.randint(3, 128, (n,)) for n in (5, 9, 3)]
+    with torch.no_grad():
+        ref = torch.cat([model(input_ids=s[None]).logits[0] for s in seqs])
+        model.set_attn_implementation(name)
+        flat = torch.cat(seqs)[None]
+        pos = torch.cat([torch.arange(len(s)) for s in seqs])[None]
+        out = model(input_ids=flat, position_ids=pos).logits[0]
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_bench_smoke_runs_under_a_minute(tmp_path: Path) -> None:
+    t0 = time.perf_counter()
+    out = tmp_path / "smoke.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu.py"), "--smoke", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "greedy identity" in text and "time-to-verdict" in text
+    assert time.perf_counter() - t0 < 120  # < 60 s on an idle 2-core runner; slack for a loaded one
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("exact", [True, False])
+def test_gpu_graphs_match_eager_and_stock(exact: bool) -> None:
+    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
+    from aligngate.fastgen.decode import StaticDecoder
+
+    model = _tiny_llama(4, device="cuda", dtype=torch.bfloat16)
+    enc = _ids(40, seed=4)
+    kw = dict(max_new_tokens=16, batch_size=16, stop_ids=[1], pad_id=0)
+    ref = generate_ids_stock(model, enc, **kw)
+    graphs = generate_ids_fast(model, enc, exact=exact, **kw)
+    eager = StaticDecoder(model, max_batch=16, max_len=40, max_new_tokens=16, stop_ids=(1,), exact=exact,
+                          use_graphs=False)
+    eager_out = generate_ids_fast(model, enc, decoder=eager, **kw)
+
+    def rate(x: list[list[int]], y: list[list[int]]) -> float:
+        return sum(a == b for a, b in zip(x, y)) / len(y)
+
+    # bf16 on GPU: rare near-tie flips allowed (GEMM algorithms may differ under capture); the bench reports rates
+    assert rate(graphs, ref) >= 0.9 and rate(graphs, eager_out) >= 0.9
