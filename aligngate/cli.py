@@ -34,10 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def _quiet_libraries() -> None:
+def _quiet_libraries(verbose: bool) -> None:
+    """Library noise is not for users: deprecation warnings, per-step data-prep bars, load reports."""
+    import warnings
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if not verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return 2
-    _quiet_libraries()
+    _quiet_libraries(args.verbose)
     from aligngate.errors import GateError
 
     try:

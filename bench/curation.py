@@ -238,20 +238,21 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     benign = [p for p, _, _ in pools["xs_safe"]]
     harmful = pools["harmful"] + [p for p, _ in pools["jbb_complied"]]
     answers = [c for _, c, _ in pools["xs_safe"]] + [c for _, c in pools["jbb_complied"]] + REFUSALS
-    words = " ".join(answers).split()
+    words = " ".join(c for _, c, lab in pools["xs_safe"] if lab == "1_full_compliance").split()  # benign filler
     src = tmp / f"throughput-{harmful_share}.jsonl"
     with open(src, "w", encoding="utf-8") as fh:
         for i in range(n):
             tail = " ".join(rng.choices(words, k=8))
             prompt = rng.choice(harmful if rng.random() < harmful_share else benign)
-            fh.write(json.dumps({"prompt": f"{prompt} (case {i}: {tail})",
+            fh.write(json.dumps({"prompt": f"{prompt} (ref {i}) {tail}",
                                  "completion": f"{rng.choice(answers)}\n\n{tail}"}) + "\n")
     t0, c0 = time.perf_counter(), _cpu()
     res = run(src, "sft", tmp / "out-throughput", models)
     secs, cpu = time.perf_counter() - t0, _cpu() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": n, "harmful_share": harmful_share, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
-            "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined}
+            "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined,
+            "by_detector": res.detector_counts}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -184,13 +184,21 @@ def embedded_judge_rows(seed: int = 0) -> list[dict[str, Any]]:
     if corpus is None:
         return []
     try:
-        raw = list(corpus.pretrain_dialogues(seed)) + list(corpus.sft_dataset(seed))
+        raw = [_messages_pair(r) for r in list(corpus.pretrain_dialogues(seed)) + list(corpus.sft_dataset(seed))]
+        # preference rows add refusals of *benign* requests (over-refusal) and compliance with harmful ones,
+        # so the head cannot learn "benign topic → compliance"; verbose non-answers are neither, left out
+        verbose = tuple(v.split("{")[0][:24] for v in getattr(corpus, "VERBOSE_NON_ANSWERS", ()) if v)
+        for r in list(corpus.dpo_dataset(seed)) + list(corpus.reward_pairs(seed)):
+            for answer in (r["chosen"], r["rejected"]):
+                if not (verbose and answer.startswith(verbose)):
+                    raw.append((r["prompt"], answer))
     except Exception:  # noqa: BLE001
         return []
     rows = []
-    for item in raw:
-        prompt, answer = _messages_pair(item)
-        if prompt and answer:
+    seen: set[tuple[str, str]] = set()
+    for prompt, answer in raw:
+        if prompt and answer and (prompt, answer) not in seen:
+            seen.add((prompt, answer))
             label = "refusal" if corpus.is_refusal(answer) else "compliance"
             rows.append({"prompt": prompt, "response": answer, "label": label, "source": "embedded"})
     return rows

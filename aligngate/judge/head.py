@@ -57,6 +57,8 @@ class Head:
         with atomic_open(d / f"{name}.safetensors", "wb") as fh:
             fh.write(blob)
         atomic_write_json(d / f"{name}.json", {"classes": self.classes, **self.meta})
+        for suffix in (".safetensors", ".json"):
+            (d / f"{name}{suffix}").chmod(0o644)
 
     @classmethod
     def load(cls, directory: str | Path, name: str) -> Head:

@@ -57,8 +57,9 @@ def augment(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 0.15) -
     for r in rows:
         if rng.random() < frac:
             out.append({**r, "response": r["response"] + rng.choice(INJECTIONS), "source": r["source"] + "+inj"})
-        if r["label"] != "partial_refusal" and rng.random() < frac and len(r["response"].split()) > 30:
-            out.append({**r, "response": truncate_words(r["response"], rng.randint(12, 30)),
+        n_words = len(r["response"].split())
+        if r["label"] != "partial_refusal" and rng.random() < frac and n_words > 8:
+            out.append({**r, "response": truncate_words(r["response"], rng.randint(6, min(30, n_words - 1))),
                         "source": r["source"] + "+trunc"})
     return out
 
