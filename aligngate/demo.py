@@ -20,8 +20,28 @@ from pathlib import Path
 from typing import Any
 
 from aligngate import pipeline
+from aligngate.fileio import atomic_write_json
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_TRAINING", "run_demo"]
+
+DEMO_TRAINING: dict[str, dict[str, Any]] = {
+    # Tuned for the embedded ~0.7M-parameter model on 2 CPU cores. One torch thread: for a model this small,
+    # a second thread costs more in synchronisation than it gains (and collapses on a busy machine).
+    # Loss on assistant turns only (the embedded chat template marks them), constant learning rate.
+    "sft": {"max_steps": 120, "torch_threads": 1, "assistant_only_loss": True, "lr_scheduler_type": "constant"},
+    # DPO continues the SFT adapter. A low learning rate and few steps: at the SFT rate (2e-3) DPO drives its
+    # loss to ~0 within 30 steps and the tiny model's text degenerates (likelihood displacement).
+    "dpo": {"max_steps": 30, "learning_rate": 3e-4, "torch_threads": 1},
+    "reward": {"torch_threads": 1},
+}
+
+
+def _write_train_configs(root: Path) -> dict[str, Path]:
+    paths = {}
+    for method in ("sft", "reward"):
+        paths[method] = root / f"{method}.json"
+        atomic_write_json(paths[method], DEMO_TRAINING[method])
+    return paths
 
 
 def _log(msg: str) -> None:
@@ -105,23 +125,24 @@ def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None) ->
               "B": (data / "sft.jsonl", data / "dpo.jsonl")}
 
     adapters: dict[str, Path] = {}
+    cfgs = _write_train_configs(out / "configs")
     for name, (sft_rows, dpo_rows) in inputs.items():
-        _log(f"fine-tune candidate {name} (LoRA SFT, then DPO) on {sft_rows}")
-        tr = pipeline.train("sft", base, sft_rows, out / "candidates" / name / "sft")
+        _log(f"fine-tune candidate {name} (LoRA SFT, then DPO on the same adapter) on {sft_rows}")
+        cand = out / "candidates" / name
+        tr = pipeline.train("sft", base, sft_rows, cand / "sft", cfgs["sft"])
         if tr.exit_code != 0:
-            _log(f"training {name} failed")
+            _log(f"SFT of candidate {name} failed")
             return 2
-        dpo_cfg = out / "candidates" / name / "dpo-config.json"
-        dpo_cfg.parent.mkdir(parents=True, exist_ok=True)
-        dpo_cfg.write_text('{"init_adapter": "%s"}\n' % (out / "candidates" / name / "sft").as_posix())
-        tr = pipeline.train("dpo", base, dpo_rows, out / "candidates" / name / "adapter", dpo_cfg)
+        dpo_cfg = cand / "dpo-config.json"
+        atomic_write_json(dpo_cfg, {**DEMO_TRAINING["dpo"], "init_adapter": str(cand / "sft")})
+        tr = pipeline.train("dpo", base, dpo_rows, cand / "adapter", dpo_cfg)
         if tr.exit_code != 0:
-            _log(f"DPO training {name} failed")
+            _log(f"DPO of candidate {name} failed")
             return 2
-        adapters[name] = out / "candidates" / name / "adapter"
+        adapters[name] = cand / "adapter"
 
     _log("train and test the reward model")
-    rm = pipeline.train("reward", base, data / "reward_pairs.jsonl", out / "reward-model")
+    rm = pipeline.train("reward", base, data / "reward_pairs.jsonl", out / "reward-model", cfgs["reward"])
     rtest = pipeline.test_reward_model(out / "reward-model", out / "reward-test", policy) if rm.exit_code == 0 else rm
 
     audits, data_reports, gates = {}, {}, {}

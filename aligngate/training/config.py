@@ -72,6 +72,9 @@ class TrainConfig(BaseModel):
     """DPO temperature (``DPOConfig.beta``)."""
     completion_only_loss: bool | None = None
     """SFT on prompt/completion rows: loss on the completion only (trl default ``None`` = yes)."""
+    assistant_only_loss: bool = False
+    """SFT on ``messages`` rows: loss on assistant turns only. Needs a chat template with
+    ``{% generation %}`` markers (the embedded model's has them); trl rejects other templates."""
     reward_mode: Literal["full", "lora"] = "full"
     """Reward model: full fine-tune (simplest to load) or LoRA with the ``score`` head saved in full."""
     center_rewards_coefficient: float | None = None

@@ -17,7 +17,8 @@ def _build(ctx: RunContext) -> Any:
 
     model, peft_config = ctx.causal_lm()
     args = SFTConfig(max_length=ctx.cfg.effective_max_length("sft"), packing=False,
-                     completion_only_loss=ctx.cfg.completion_only_loss, **ctx.common_args())
+                     completion_only_loss=ctx.cfg.completion_only_loss,
+                     assistant_only_loss=ctx.cfg.assistant_only_loss, **ctx.common_args())
     return SFTTrainer(model=model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
                       peft_config=peft_config)
 
