@@ -99,6 +99,18 @@ def _table(base_metrics: dict[str, Any], gates: dict[str, pipeline.StageResult],
     return buf.getvalue()
 
 
+def _reward_table(res: pipeline.StageResult) -> str:
+    """Per-category pairwise accuracy of the demo's reward model."""
+    lines = [f"reward model ({res.out}): {res.verdict.upper()} (exit {res.exit_code})"]
+    for c in (res.report or {}).get("checks", []):
+        if c.get("value") is None:
+            continue
+        ci = c.get("ci95") or [float("nan")] * 2
+        lines.append(f"  {c['id']:40s} {c['value']:7.3f} [{ci[0]:.2f}, {ci[1]:.2f}] n={c.get('n')} "
+                     f"{c['status']} ({c['severity']})")
+    return "\n".join(lines)
+
+
 def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None) -> int:
     """Run the whole gate end to end on the embedded default; returns the exit code."""
     from aligngate.commands._common import DEFAULT_POLICY
@@ -159,7 +171,7 @@ def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None) ->
 
     base_metrics = (gates["A"].report or {}).get("summary", {}).get("metrics", {}).get("baseline", {})
     print(_table(base_metrics, gates, audits, data_reports))
-    print(f"reward model test: {rtest.verdict} (exit {rtest.exit_code}), report {out / 'reward-test' / 'report.json'}")
+    print(_reward_table(rtest))
     for name, g in gates.items():
         print(f"candidate {name}: {g.verdict.upper()} (exit {g.exit_code}) -> {g.out}/report.md, report.html")
     from aligngate.promotion import current

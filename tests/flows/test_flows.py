@@ -78,3 +78,73 @@ def test_scheduled_regate_keeps_a_good_version_and_demotes_a_broken_one(tmp_path
     assert state.is_failed()
     live = current(reg)
     assert live["good"]["status"] == "promoted" and live["gone"]["status"] == "demoted"
+
+
+def test_injected_history_drift_demotes_and_alerts(tmp_path: Path, embedded_model: Path) -> None:
+    """A promoted version whose history shows a falling refusal rate is demoted, and the webhook is called."""
+    import http.server
+    import threading
+
+    from aligngate import pipeline
+    from aligngate.history import append_run, runs
+    from aligngate.promotion import current
+    from flows.regate import regate_flow
+
+    received: list[bytes] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reg, hist = tmp_path / "registry", tmp_path / "history.sqlite"
+        ok = pipeline.gate(None, embedded_model, tmp_path / "g", baseline=embedded_model, registry=reg, name="v1",
+                           progress=False, history=hist)
+        assert ok.exit_code == 0
+        base_rate = next(c["value"] for c in ok.report["checks"] if c["id"] == "refusal.harmful_refusal_rate")
+        for rate in (base_rate,) * 4 + (base_rate - 0.15, base_rate - 0.25):  # injected drift
+            append_run(hist, "v1", {"verdict": "pass", "exit_code": 0, "checks": [
+                {"id": "refusal.harmful_refusal_rate", "value": rate, "n": 64}]})
+        before = len(runs(hist, "v1"))
+        state = regate_flow(registry=str(reg), out=str(tmp_path / "re"), history=str(hist),
+                            webhook=f"http://127.0.0.1:{server.server_port}/hook", return_state=True)
+    finally:
+        server.shutdown()
+    assert len(runs(hist, "v1")) == before + 1  # the re-check appended exactly one row
+    assert state.is_failed()
+    v1 = current(reg)["v1"]
+    assert v1["status"] == "demoted" and "refusal.harmful_refusal_rate" in v1["demote_reason"]
+    assert received and b"v1 demoted" in received[0]
+
+
+def test_regate_deployment_is_scheduled(repo_root: Path) -> None:
+    """The nightly re-check deployment from prefect.yaml registers with its cron schedule."""
+    import asyncio
+
+    import yaml
+
+    from flows.regate import regate_flow
+
+    spec = yaml.safe_load((repo_root / "prefect.yaml").read_text())
+    dep = next(d for d in spec["deployments"] if d["name"] == "regate-nightly")
+    assert dep["entrypoint"] == "flows/regate.py:regate_flow"
+    cron = dep["schedules"][0]["cron"]
+
+    async def register() -> list[str]:
+        from prefect.client.orchestration import get_client
+
+        deployment = await regate_flow.to_deployment(name="regate-nightly", cron=cron,
+                                                     parameters=dep["parameters"])
+        dep_id = await deployment.apply()
+        async with get_client() as c:
+            d = await c.read_deployment(dep_id)
+            return [s.schedule.cron for s in d.schedules]
+
+    assert asyncio.run(register()) == [cron]

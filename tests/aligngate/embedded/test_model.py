@@ -1,4 +1,4 @@
-"""Slow: build the embedded model from scratch into a temp cache and check it refuses / answers as designed."""
+"""The embedded model build (from scratch on a fresh machine) and check it refuses / answers as designed."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh build (minutes on 2 cores): only with ``-m slow`` or ALIGNGATE_SLOW=1."""
+def built(request: pytest.FixtureRequest, embedded_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded model: the session's cached build (built from scratch on a fresh machine, as in CI), or a
+    fresh build into a temporary cache with ``-m slow`` / ALIGNGATE_SLOW=1."""
     from aligngate.embedded.model import embedded_model_dir
 
-    if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get("ALIGNGATE_SLOW"):
-        pytest.skip("builds the embedded model from scratch; run with -m slow or ALIGNGATE_SLOW=1")
-
-    return embedded_model_dir(tmp_path_factory.mktemp("cache"), progress=False)
+    if "slow" in (request.config.getoption("markexpr") or "") or os.environ.get("ALIGNGATE_SLOW"):
+        return embedded_model_dir(tmp_path_factory.mktemp("cache"), progress=False)
+    return embedded_model
 
 
 def test_build_info_and_refusal_rates(built: Path) -> None:
