@@ -23,6 +23,7 @@ __all__ = [
     "load_causal_lm",
     "load_reward_model",
     "load_tokenizer",
+    "load_training_model",
     "model_fingerprint",
     "resolve_device",
 ]
@@ -227,3 +228,46 @@ def model_fingerprint(path: str | os.PathLike[str]) -> dict[str, str]:
     if not p.exists():
         raise ModelLoadError(f"cannot fingerprint {p}: path does not exist")
     return {rel: digest for rel, digest in sha256_tree(p).items() if rel.endswith(_FINGERPRINT_SUFFIXES)}
+
+
+def load_training_model(path_or_id: str | os.PathLike[str], *, task: str = "causal",
+                        init_adapter: str | os.PathLike[str] | None = None, pad_token_id: int | None = None,
+                        dtype: Any = None, trust_remote_code: bool = False) -> Any:
+    """A base model to fine-tune, in train mode, fp32 unless ``dtype`` says otherwise.
+
+    ``task="causal"``: a causal LM, optionally with ``init_adapter`` attached *trainable* (training continues
+    that adapter; the adapter dir passes the same safety checks as every load). ``task="reward"``: a sequence
+    classifier with one output (``num_labels=1``) and ``pad_token_id`` set, for reward modelling.
+    """
+    src = _check_model_dir(path_or_id)
+    try:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+        if task == "reward":
+            config = AutoConfig.from_pretrained(src, trust_remote_code=trust_remote_code)
+            config.num_labels = 1
+            config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
+            if pad_token_id is not None:
+                config.pad_token_id = pad_token_id
+            model = AutoModelForSequenceClassification.from_pretrained(
+                src, config=config, dtype=_torch_dtype(dtype), use_safetensors=True,
+                trust_remote_code=trust_remote_code)
+        elif task == "causal":
+            model = AutoModelForCausalLM.from_pretrained(src, dtype=_torch_dtype(dtype), use_safetensors=True,
+                                                         trust_remote_code=trust_remote_code)
+        else:
+            raise ModelLoadError(f"unknown training task {task!r} (causal, reward)")
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"cannot load base model {src} for training: {type(exc).__name__}: {exc}") from exc
+    if init_adapter is not None:
+        adapter_dir = check_adapter_dir(init_adapter)
+        try:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"cannot load adapter {adapter_dir} for training: {type(exc).__name__}: "
+                                 f"{exc}") from exc
+    return model

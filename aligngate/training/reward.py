@@ -18,16 +18,10 @@ __all__ = ["load_seq_cls_base", "train_reward"]
 
 
 def load_seq_cls_base(base: str, pad_token_id: int | None) -> Any:
-    """``AutoModelForSequenceClassification`` with one label and ``pad_token_id`` set (fp32)."""
-    import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    """``AutoModelForSequenceClassification`` with one label and ``pad_token_id`` set (fp32), via modelio."""
+    from aligngate.modelio import load_training_model
 
-    config = AutoConfig.from_pretrained(base)
-    config.num_labels = 1
-    config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
-    if pad_token_id is not None:
-        config.pad_token_id = pad_token_id
-    return AutoModelForSequenceClassification.from_pretrained(base, config=config, dtype=torch.float32)
+    return load_training_model(base, task="reward", pad_token_id=pad_token_id)
 
 
 def _build(ctx: RunContext) -> Any:

@@ -71,15 +71,11 @@ class RunContext:
 
     def causal_lm(self) -> tuple[Any, Any]:
         """(model, peft_config) for sft/dpo: the base with ``init_adapter`` attached trainable, else a fresh LoRA."""
-        import torch
-        from transformers import AutoModelForCausalLM
+        from aligngate.modelio import load_training_model
 
-        model = AutoModelForCausalLM.from_pretrained(self.base, dtype=torch.float32)
         if self.cfg.init_adapter:
-            from peft import PeftModel
-
-            return PeftModel.from_pretrained(model, self.cfg.init_adapter, is_trainable=True), None
-        return model, self.lora_config("CAUSAL_LM")
+            return load_training_model(self.base, init_adapter=self.cfg.init_adapter), None
+        return load_training_model(self.base), self.lora_config("CAUSAL_LM")
 
     def lora_config(self, task_type: str, modules_to_save: list[str] | None = None) -> Any:
         """peft ``LoraConfig`` from the config's LoRA settings."""
@@ -128,17 +124,16 @@ def _loss_callback(losses: list[dict[str, float]], total: int) -> Any:
 
 
 def load_tokenizer(base: str) -> Any:
-    """The base model's tokenizer with a pad token set (eos when it has none)."""
-    from transformers import AutoTokenizer
+    """The base model's tokenizer (through :mod:`aligngate.modelio`) with a pad token (eos when it has none)."""
+    from aligngate.errors import ModelLoadError
+    from aligngate.modelio import load_tokenizer as _load
 
     try:
-        tok = AutoTokenizer.from_pretrained(base)
-    except Exception as exc:  # noqa: BLE001
+        tok = _load(base, padding_side="right")
+    except ModelLoadError as exc:
         raise InputError(f"cannot load tokenizer of base model {base}: {exc}") from None
     if tok.pad_token is None:
-        if tok.eos_token is None:
-            raise TrainingError(f"tokenizer of {base} has neither a pad nor an eos token")
-        tok.pad_token = tok.eos_token
+        raise TrainingError(f"tokenizer of {base} has neither a pad nor an eos token")
     return tok
 
 
