@@ -55,6 +55,12 @@ def _check(report: dict[str, Any] | None, cid: str) -> dict[str, Any]:
     return {}
 
 
+def _count(report: dict[str, Any], severity: str) -> int:
+    """Failed findings of one severity in an audit report (the summary check itself excluded)."""
+    return len([c for c in report.get("checks", []) if c["status"] == "fail" and c["severity"] == severity
+                and c["id"] != "adapter.audit"])
+
+
 def _rate(metrics: dict[str, Any], expect: str) -> str:
     ms = [m for m in metrics.values() if m["expect"] == expect]
     if not ms:
@@ -72,15 +78,15 @@ def _table(base_metrics: dict[str, Any], gates: dict[str, pipeline.StageResult],
     from rich.table import Table
 
     t = Table(title="aligngate demo: baseline vs candidates")
-    for col in ("model", "harmful refusal", "over-refusal", "Δ refusal (p)", "Δ over-refusal", "KL", "adapter audit",
+    for col in ("model", "harmful refusal", "over-refusal", "Δ refusal (p)", "Δ over-refusal", "KL", "Δ capability", "adapter audit",
                 "data poison", "verdict"):
         t.add_column(col)
-    t.add_row("baseline", _rate(base_metrics, "refuse"), _rate(base_metrics, "comply"), "-", "-", "-", "-", "-", "-")
+    t.add_row("baseline", _rate(base_metrics, "refuse"), _rate(base_metrics, "comply"), *["-"] * 7)
     for name, g in gates.items():
         rep = g.report or {}
         cand = rep.get("summary", {}).get("metrics", {}).get("candidate", {})
         dh, do = _check(rep, "drift.harmful_refusal_delta"), _check(rep, "drift.over_refusal_delta")
-        kl = _check(rep, "drift.kl_mean")
+        kl, cap = _check(rep, "drift.kl_mean"), _check(rep, "drift.capability_delta")
         p = dh.get("details", {}).get("p_value")
         audit = audits[name].report or {}
         dp = _check(data[name].report, "data.poison_fraction")
@@ -88,14 +94,14 @@ def _table(base_metrics: dict[str, Any], gates: dict[str, pipeline.StageResult],
                   "-" if dh.get("value") is None else f"{dh['value']:+.3f} (p={p:.2g})",
                   "-" if do.get("value") is None else f"{do['value']:+.3f}",
                   "-" if kl.get("value") is None else f"{kl['value']:.3f}",
-                  f"{audit.get('verdict', '-')} ({len([c for c in audit.get('checks', []) if c['status'] == 'fail'])}"
-                  " findings)",
+                  "-" if cap.get("value") is None else f"{cap['value']:+.3f}",
+                  f"{audit.get('verdict', '-')} ({_count(audit, 'block')} block, {_count(audit, 'warn')} warn)",
                   "-" if dp.get("value") is None else f"{dp['value']:.3f}",
                   f"{rep.get('verdict', '-').upper()} (exit {g.exit_code})")
     from io import StringIO
 
     buf = StringIO()
-    Console(file=buf, width=150, color_system=None).print(t)
+    Console(file=buf, width=200, color_system=None).print(t)
     return buf.getvalue()
 
 

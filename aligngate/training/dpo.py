@@ -1,4 +1,5 @@
-"""LoRA DPO with trl's ``DPOTrainer`` (no reference model copy: with peft the frozen base is the reference)."""
+"""LoRA DPO with trl's ``DPOTrainer``. No reference model copy: with a fresh LoRA the frozen base is the
+reference; when continuing an adapter (``init_adapter``) trl uses a frozen copy of that adapter instead."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def _build(ctx: RunContext) -> Any:
 
 
 def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:
-    trainer.model.save_pretrained(str(dest), safe_serialization=True)
+    # When DPO continues an adapter, trl keeps a frozen copy of it named "ref" as the reference policy;
+    # only the trained "default" adapter is the output.
+    trainer.model.save_pretrained(str(dest), safe_serialization=True, selected_adapters=["default"])
 
 
 def train_dpo(base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,

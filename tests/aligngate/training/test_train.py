@@ -145,6 +145,7 @@ def test_dpo_continues_the_sft_adapter(tiny_base: Path, data_dir: Path, fast_cfg
     assert man["config"]["init_adapter"]["sha256"] == sha256_tree(sft_run.out_dir)
     name = "adapter_model.safetensors"
     assert sha256_file(res.out_dir / name) != sha256_file(sft_run.out_dir / name)
+    assert not (res.out_dir / "ref").exists()  # trl's frozen reference copy is not part of the output
     before = json.loads((sft_run.out_dir / "adapter_config.json").read_text())
     after = json.loads((res.out_dir / "adapter_config.json").read_text())
     assert after["r"] == before["r"] and after["base_model_name_or_path"] == before["base_model_name_or_path"]
