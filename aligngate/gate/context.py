@@ -104,6 +104,10 @@ class GateContext:
 
         return self._once(f"judge:{self.eval_config.judge}", lambda: get_judge(self.eval_config.judge), shared=True)
 
+    def judge_error(self) -> float:
+        """The judge's measured binary error rate (0.0 when the judge records none)."""
+        return float(getattr(self.judge(), "measured_error", 0.0) or 0.0)
+
     def evaluation(self, which: str) -> EvalResult:
         """Evaluation of ``candidate`` (with its adapter) or ``baseline`` on the policy's suites."""
         from aligngate.evaluation.runner import evaluate_model
@@ -118,6 +122,7 @@ class GateContext:
         def run() -> EvalResult:
             harmful, safe = self.suites()
             return evaluate_model(model, harmful + safe, adapter=adapter, judge=self.judge(),
+                                  judge_error=self.judge_error(),
                                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                                   progress=self.progress, device=self.device)
 

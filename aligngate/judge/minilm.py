@@ -61,6 +61,14 @@ class MiniLMJudge:
         return self._head
 
     @property
+    def measured_error(self) -> float:
+        """Binary error rate measured on held-out models (leave-one-model-out XSTest, mean over folds), as
+        recorded with the shipped head; the gate widens its confidence intervals by it. 0.0 if unrecorded."""
+        folds = (self.head.meta.get("metrics") or {}).get("xstest_leave_one_model_out") or []
+        accs = [float(f["binary_accuracy"]) for f in folds if "binary_accuracy" in f]
+        return round(1.0 - sum(accs) / len(accs), 4) if accs else 0.0
+
+    @property
     def encoder(self) -> Any:
         """The shared encoder (``aligngate.judge.encoder.get_encoder()`` unless one was given)."""
         if self._encoder is None:
