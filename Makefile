@@ -31,8 +31,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -c "import torch, transformers, peft, trl, great_expectations, prefect, aligngate"
 	rm -f $(VENV)/.installed-* && touch $@
 
+# Where the project's shared public data sets sit beside the checkout, the demo also scores its reward model
+# on HH-RLHF harmless pairs.
+HH_RLHF ?= ../shared/data/hh-rlhf/harmless-base/test.jsonl.gz
+
 demo: install
-	$(VENV)/bin/aligngate demo --out runs/demo
+	$(VENV)/bin/aligngate demo --out runs/demo $(if $(wildcard $(HH_RLHF)),--hh-rlhf $(HH_RLHF))
 
 test: install
 	PREFECT_HOME=$(CURDIR)/.prefect $(PY) -m pytest -q

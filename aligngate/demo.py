@@ -117,7 +117,8 @@ def _reward_table(res: pipeline.StageResult) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None) -> int:
+def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None, *,
+             hh_rlhf: str | Path | None = None) -> int:
     """Run the whole gate end to end on the embedded default; returns the exit code."""
     from aligngate.commands._common import DEFAULT_POLICY
     from aligngate.embedded.corpus import write_default_data
@@ -161,7 +162,8 @@ def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None) ->
 
     _log("train and test the reward model")
     rm = pipeline.train("reward", base, data / "reward_pairs.jsonl", out / "reward-model", cfgs["reward"])
-    rtest = pipeline.test_reward_model(out / "reward-model", out / "reward-test", policy) if rm.exit_code == 0 else rm
+    rtest = pipeline.test_reward_model(out / "reward-model", out / "reward-test", policy,
+                                       hh_rlhf=hh_rlhf) if rm.exit_code == 0 else rm
 
     audits, data_reports, gates = {}, {}, {}
     data_reports["A"] = pipeline.curate("sft", inputs["A"][0], out / "curate" / "A-training-data", policy)

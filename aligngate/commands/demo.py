@@ -12,6 +12,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole gate end to end on the embedded default model and data")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default runs/demo)")
     p.add_argument("--policy", default=None, help="policy YAML (default policies/default.yaml)")
+    p.add_argument("--hh-rlhf", default=None, help="HH-RLHF harmless pairs (test.jsonl.gz) to also score the "
+                                                    "demo's reward model on")
     p.add_argument("--output", choices=("text", "json"), default="text", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -20,4 +22,4 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     from aligngate.demo import run_demo
 
-    return run_demo(args.out, args.policy)
+    return run_demo(args.out, args.policy, hh_rlhf=args.hh_rlhf)
