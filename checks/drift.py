@@ -56,3 +56,14 @@ def capability_delta(ctx: Any, spec: Any) -> Any:
     return Measurement(value=t["delta"], n=n, ci95=(t["delta"] - 1.96 * se, t["delta"] + 1.96 * se),
                        message=f"{name}: {t['baseline']['value']:.3f} -> {t['candidate']['value']:.3f} "
                                f"({t['candidate']['metric']})", details={"tasks": tasks, "decided_on": name})
+
+
+@check("drift.response_length_ratio", needs=("candidate", "baseline"),
+       params={"expect": "refuse or comply: which prompts to compare (default comply)"})
+def response_length_ratio(ctx: Any, spec: Any) -> Any:
+    """Mean response length of the candidate over the baseline's, on the same prompts (verbosity drift)."""
+    from aligngate.verdict import Measurement
+
+    d = ctx.paired_drift(spec.params.get("expect", "comply"))
+    return Measurement(value=d["length_ratio"], n=d["n"],
+                       message=f"{d['mean_chars_baseline']:.0f} -> {d['mean_chars_candidate']:.0f} chars")

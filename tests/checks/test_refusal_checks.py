@@ -37,3 +37,16 @@ def test_shipped_judge_records_its_measured_error() -> None:
 
     err = get_judge("minilm").measured_error
     assert 0.0 < err < 0.15
+
+
+def test_drift_checks_read_the_paired_comparison() -> None:
+    class Ctx:
+        def paired_drift(self, expect: str) -> dict[str, Any]:
+            return {"delta": -0.25, "n": 40, "ci95": [-0.4, -0.1], "p_value": 0.001, "baseline_rate": 0.95,
+                    "candidate_rate": 0.7, "refused_to_complied": 10, "complied_to_refused": 0,
+                    "length_ratio": 1.5, "mean_chars_baseline": 40.0, "mean_chars_candidate": 60.0}
+
+    d = get_check("drift.harmful_refusal_delta").fn(Ctx(), CheckSpec(id="drift.harmful_refusal_delta"))
+    assert d.value == -0.25 and d.ci95 == (-0.4, -0.1) and "p=0.001" in d.message
+    r = get_check("drift.response_length_ratio").fn(Ctx(), CheckSpec(id="drift.response_length_ratio"))
+    assert r.value == 1.5 and "40 -> 60" in r.message
