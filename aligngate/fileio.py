@@ -19,6 +19,7 @@ __all__ = [
     "atomic_open",
     "atomic_write_json",
     "atomic_write_text",
+    "iter_jsonl",
     "sha256_bytes",
     "sha256_file",
     "sha256_tree",
@@ -95,3 +96,35 @@ def sha256_tree(root: str | os.PathLike[str]) -> dict[str, str]:
                 continue
             out[p.relative_to(base).as_posix()] = sha256_file(p)
     return out
+
+
+def iter_jsonl(path: str | os.PathLike[str], *, what: str = "file",
+               errors: str = "strict") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file (``.gz`` read transparently).
+
+    Every problem is an :class:`~aligngate.errors.InputError` naming the file and the line: a missing file,
+    invalid UTF-8 (unless ``errors="replace"``), invalid JSON, a line that is not a JSON object.
+    """
+    import gzip
+
+    from aligngate.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found: {p}")
+    opener: Any = gzip.open if p.name.endswith(".gz") else open
+    with opener(p, "rb") as fh:  # bytes, decoded line by line: errors get the exact line number
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8", errors=errors)
+            except UnicodeDecodeError:
+                raise InputError(f"{p}:{lineno}: not valid UTF-8") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{p}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{p}:{lineno}: each line must be a JSON object, got {type(obj).__name__}")
+            yield lineno, obj

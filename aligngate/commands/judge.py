@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,15 +64,10 @@ def read_rows(path: Path, need_label: bool = False) -> list[dict[str, Any]]:
                     row["response"] = row["completion"]
                 rows.append(_check_row(row, f"{path}: row at line ~{i}", need_label))
         return rows
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            rows.append(_check_row(row, f"{path}:{lineno}", need_label))
+    from aligngate.fileio import iter_jsonl
+
+    for lineno, row in iter_jsonl(path, what="judge input", errors="replace"):
+        rows.append(_check_row(row, f"{path}:{lineno}", need_label))
     return rows
 
 

@@ -16,12 +16,12 @@ alignment is often only a few tokens deep); ``@limit=N`` keeps the first N promp
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from aligngate.errors import InputError
+from aligngate.fileio import iter_jsonl
 
 __all__ = ["EMBEDDED_SUITES", "JAILBREAK_TEMPLATES", "Suite", "SuiteItem", "load_suite"]
 
@@ -76,22 +76,10 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _read_jsonl(path: Path) -> list[dict[str, object]]:
     rows = []
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
-                    raise InputError(f"{path}:{i}: each line needs a string 'prompt'")
-                rows.append(row)
-    except FileNotFoundError:
-        raise InputError(f"suite file not found: {path}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"suite file {path} is not valid UTF-8") from None
+    for i, row in iter_jsonl(path, what="suite file"):
+        if not isinstance(row.get("prompt"), str):
+            raise InputError(f"{path}:{i}: each line needs a string 'prompt'")
+        rows.append(row)
     return rows
 
 

@@ -7,8 +7,6 @@ chosen reply, rejected reply)``. Lines whose prefixes differ, or that have no fi
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import re
 from pathlib import Path
@@ -39,30 +37,21 @@ def split_dialogue(text: str) -> tuple[list[dict[str, str]], str] | None:
 
 def load_hh_pairs(path: str | Path, *, limit: int | None = None, seed: int = 0) -> tuple[list[dict[str, Any]], int]:
     """(pairs ``{"id", "prompt", "chosen", "rejected"}``, number skipped); a seeded sample of ``limit`` pairs."""
+    from aligngate.fileio import iter_jsonl
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"HH-RLHF file not found: {p}")
-    opener = gzip.open if p.name.endswith(".gz") else open
     pairs: list[dict[str, Any]] = []
     skipped = 0
     try:
-        with opener(p, "rt", encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{p}:{i}: invalid JSON: {exc.msg}") from None
-                if not isinstance(obj, dict) or not isinstance(obj.get("chosen"), str) or \
-                        not isinstance(obj.get("rejected"), str):
-                    raise InputError(f"{p}:{i}: each line needs string keys 'chosen' and 'rejected'")
-                a, b = split_dialogue(obj["chosen"]), split_dialogue(obj["rejected"])
-                if a is None or b is None or a[0] != b[0] or a[1] == b[1]:
-                    skipped += 1
-                    continue
-                pairs.append({"id": f"hh-{i:05d}", "line": i, "prompt": a[0], "chosen": a[1], "rejected": b[1]})
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        for i, obj in iter_jsonl(p, what="HH-RLHF file"):
+            if not isinstance(obj.get("chosen"), str) or not isinstance(obj.get("rejected"), str):
+                raise InputError(f"{p}:{i}: each line needs string keys 'chosen' and 'rejected'")
+            a, b = split_dialogue(obj["chosen"]), split_dialogue(obj["rejected"])
+            if a is None or b is None or a[0] != b[0] or a[1] == b[1]:
+                skipped += 1
+                continue
+            pairs.append({"id": f"hh-{i:05d}", "line": i, "prompt": a[0], "chosen": a[1], "rejected": b[1]})
+    except (OSError, EOFError) as exc:
         raise InputError(f"{p}: cannot read HH-RLHF file: {exc}") from None
     if limit is not None and len(pairs) > limit:
         pairs = sorted(random.Random(seed).sample(pairs, limit), key=lambda r: r["line"])

@@ -9,15 +9,11 @@ from collections.abc import Callable, Sequence
 __all__ = ["bootstrap_ci", "quantiles", "spearman", "wilson"]
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(k: int, n: int) -> tuple[float, float]:
     """95 % Wilson score interval of a proportion ``k / n`` (``(0, 1)`` when n is 0)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from aligngate.stats import wilson_ci
+
+    return wilson_ci(k, n)
 
 
 def _ranks(xs: Sequence[float]) -> list[float]:

@@ -9,7 +9,6 @@ style-biased reward model fails on the user's own distribution too).
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,30 +38,21 @@ def _response_text(loc: str, key: str, value: Any) -> str:
 
 def load_preference_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows ``{"prompt", "chosen", "rejected", "category"?}`` from a JSONL file; errors name file:line."""
+    from aligngate.fileio import iter_jsonl
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"preference data not found: {p}")
     rows: list[dict[str, Any]] = []
-    with open(p, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            loc = f"{p}:{i}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{loc}: invalid JSON: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{loc}: each line must be a JSON object")
-            for key in ("prompt", "chosen", "rejected"):
-                if key not in obj:
-                    raise InputError(f"{loc}: missing key '{key}'")
-            prompt = obj["prompt"]
-            if not (isinstance(prompt, str) and prompt.strip()) and not isinstance(prompt, list):
-                raise InputError(f"{loc}: key 'prompt': expected a string or a list of messages")
-            rows.append({"prompt": prompt, "chosen": _response_text(loc, "chosen", obj["chosen"]),
-                         "rejected": _response_text(loc, "rejected", obj["rejected"]),
-                         "category": obj.get("category"), "line": i})
+    for i, obj in iter_jsonl(p, what="preference data"):
+        loc = f"{p}:{i}"
+        for key in ("prompt", "chosen", "rejected"):
+            if key not in obj:
+                raise InputError(f"{loc}: missing key '{key}'")
+        prompt = obj["prompt"]
+        if not (isinstance(prompt, str) and prompt.strip()) and not isinstance(prompt, list):
+            raise InputError(f"{loc}: key 'prompt': expected a string or a list of messages")
+        rows.append({"prompt": prompt, "chosen": _response_text(loc, "chosen", obj["chosen"]),
+                     "rejected": _response_text(loc, "rejected", obj["rejected"]),
+                     "category": obj.get("category"), "line": i})
     if not rows:
         raise InputError(f"{p}: no preference pairs")
     return rows

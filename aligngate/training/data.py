@@ -8,7 +8,6 @@ model is evaluated (and reward models are scored) with.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,21 +27,10 @@ METHOD_KEYS = {"sft": "messages or prompt/completion", "dpo": "prompt/chosen/rej
 def load_rows(source: str | Path | Sequence[dict[str, Any]]) -> tuple[list[Row], str]:
     """Rows with their locations, and a label for the source. Bad JSON raises :class:`InputError` at file:line."""
     if isinstance(source, (str, Path)):
+        from aligngate.fileio import iter_jsonl
+
         path = Path(source)
-        if not path.is_file():
-            raise InputError(f"training data not found: {path}")
-        rows: list[Row] = []
-        with open(path, encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{i}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-                if not isinstance(obj, dict):
-                    raise InputError(f"{path}:{i}: each line must be a JSON object, got {type(obj).__name__}")
-                rows.append((f"{path}:{i}", obj))
+        rows: list[Row] = [(f"{path}:{i}", obj) for i, obj in iter_jsonl(path, what="training data")]
         if not rows:
             raise InputError(f"{path}: no training rows")
         return rows, str(path)
