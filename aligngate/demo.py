@@ -14,6 +14,7 @@ Exit 0 only when A passes and B is blocked (exit 1, not an error), each by measu
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def _reward_table(res: pipeline.StageResult) -> str:
 
 
 def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None, *,
-             hh_rlhf: str | Path | None = None) -> int:
+             hh_rlhf: str | Path | None = None, output: str = "text") -> int:
     """Run the whole gate end to end on the embedded default; returns the exit code."""
     from aligngate.commands._common import DEFAULT_POLICY
     from aligngate.embedded.corpus import write_default_data
@@ -178,15 +179,26 @@ def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None, *,
                                     name=f"candidate-{name}", cache=cache)
 
     base_metrics = (gates["A"].report or {}).get("summary", {}).get("metrics", {}).get("baseline", {})
-    print(_table(base_metrics, gates, audits, data_reports))
-    print(_reward_table(rtest))
-    for name, g in gates.items():
-        print(f"candidate {name}: {g.verdict.upper()} (exit {g.exit_code}) -> {g.out}/report.md, report.html")
     from aligngate.promotion import current
 
-    print(f"registry {out / 'registry'}: promoted = {sorted(current(out / 'registry'))}")
     a, b = gates["A"], gates["B"]
     ok = a.exit_code == 0 and b.exit_code == 1
-    print(f"demo {'OK' if ok else 'FAILED'}: candidate A {a.verdict}, candidate B {b.verdict} "
-          f"in {time.perf_counter() - t0:.0f} s")
+    promoted = sorted(current(out / "registry"))
+    text = "\n".join([
+        _table(base_metrics, gates, audits, data_reports), _reward_table(rtest),
+        *[f"candidate {n}: {g.verdict.upper()} (exit {g.exit_code}) -> {g.out}/report.md, report.html"
+          for n, g in gates.items()],
+        f"registry {out / 'registry'}: promoted = {promoted}",
+        f"demo {'OK' if ok else 'FAILED'}: candidate A {a.verdict}, candidate B {b.verdict} "
+        f"in {time.perf_counter() - t0:.0f} s"])
+    if output == "json":  # JSON alone on stdout; the human table goes to stderr
+        print(text, file=sys.stderr)
+        print(json.dumps({"ok": ok, "baseline": {"model": str(base), "metrics": base_metrics},
+                          "candidates": {n: {"verdict": g.verdict, "exit_code": g.exit_code,
+                                             "report": f"{g.out}/report.json"} for n, g in gates.items()},
+                          "reward_test": {"verdict": rtest.verdict, "exit_code": rtest.exit_code,
+                                          "report": f"{rtest.out}/report.json"},
+                          "promoted": promoted, "seconds": round(time.perf_counter() - t0, 1)}, indent=2))
+    else:
+        print(text)
     return 0 if ok else (2 if 2 in (a.exit_code, b.exit_code) else 1)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from aligngate.commands._common import add_output_flag
+
 
 def add_parser(sub: Any) -> None:
     """Register the sub-command."""
@@ -14,7 +16,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--policy", default=None, help="policy YAML (default policies/default.yaml)")
     p.add_argument("--hh-rlhf", default=None, help="HH-RLHF harmless pairs (test.jsonl.gz) to also score the "
                                                     "demo's reward model on")
-    p.add_argument("--output", choices=("text", "json"), default="text", help=argparse.SUPPRESS)
+    add_output_flag(p)
     p.set_defaults(func=run)
 
 
@@ -22,4 +24,4 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     from aligngate.demo import run_demo
 
-    return run_demo(args.out, args.policy, hh_rlhf=args.hh_rlhf)
+    return run_demo(args.out, args.policy, hh_rlhf=args.hh_rlhf, output=args.output)
