@@ -120,7 +120,7 @@ def _chain(seed: str, group: list[str]) -> str:
     (a trigger longer than ``max_ngram`` words, or a trigger inside a repeated template)."""
     longest = max(len(g.split()) for g in group)
     grams = {tuple(g.split()) for g in group if len(g.split()) == longest}
-    cur = list(next((g for g in grams if _contains(" ".join(g), seed)), tuple(seed.split())))
+    cur = list(next((g for g in sorted(grams) if _contains(" ".join(g), seed)), tuple(seed.split())))
     if longest < 2:
         return " ".join(cur)
     for _ in range(64):  # bounded: a repeated template cannot loop forever
@@ -148,13 +148,13 @@ def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives:
     import numpy as np
     from scipy.stats import hypergeom
 
-    keys = list(cand_pos)
+    keys = sorted(cand_pos)  # sorted: ties below break the same way on every run (sets are hash-ordered)
     a = np.array([cand_pos[k] for k in keys], dtype=np.int64)
     n = np.array([max(cand_all.get(k, 0), cand_pos[k]) for k in keys], dtype=np.int64)
     pvals = np.minimum(1.0, hypergeom.sf(a - 1, total, positives, n) * len(keys))
     scores = (a + 1.0) / (n + 2.0)
     ok = (pvals <= max_pvalue) & (scores >= threshold)
-    found = sorted((int(i) for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split())))
+    found = sorted((int(i) for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split()), keys[i]))
     by_counts: dict[tuple[int, int], list[str]] = {}
     for i in found:
         by_counts.setdefault((int(a[i]), int(n[i])), []).append(keys[i])

@@ -55,7 +55,10 @@ def test_pass_block_and_report(tmp_path: Path, policy_file: Any) -> None:
                                                                                         "bound": "point"}
     assert rep["subjects"]["data"]["sha256"]["data.jsonl"]
     assert rep["summary"]["great_expectations"]["statistics"]["evaluated_expectations"] >= 8
-    assert [t["ngram"] for t in rep["summary"]["triggers"]] and "omega" in rep["summary"]["triggers"][0]["ngram"]
+    # every planted row shares the whole template, so "zq-omega ..." and "... server of my school" are equally
+    # strong: the planted phrase must be the trigger or one of its co-occurring pieces
+    trig = rep["summary"]["triggers"][0]
+    assert any("omega" in g for g in [trig["ngram"], *trig["cooccurring"]])
     assert (out / "review.csv").is_file()
 
     out2 = tmp_path / "out2"
