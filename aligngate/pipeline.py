@@ -97,24 +97,15 @@ def gate(policy: str | Path | None, candidate: str | Path, out: str | Path, *, a
          cache: dict[str, Any] | None = None, progress: bool = True,
          history: str | Path | None = None) -> StageResult:
     """Gate one candidate; promote it into ``registry`` only if it passes. Errors block (exit 2)."""
-    from aligngate.commands._common import resolve_policy
-    from aligngate.errors import GateError
-    from aligngate.gate import GateInputs, run_gate
-    from aligngate.gate.runner import record_history, write_and_promote
-    from aligngate.verdict import Report, now_iso, versions
+    from aligngate.gate import GateInputs
+    from aligngate.gate.runner import gate_to_dir
 
     t0 = time.perf_counter()
     s = (lambda p: None if p is None else str(p))
-    try:
-        lp = resolve_policy(s(policy))
-        inputs = GateInputs(candidate=str(candidate), adapter=s(adapter), baseline=s(baseline),
-                            reward_model=s(reward_model), data_report=s(data_report))
-        report = run_gate(lp, inputs, out, progress=progress, cache=cache)
-    except GateError as exc:
-        report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
-    if history is not None:
-        record_history(report, history, name or Path(str(adapter or candidate)).name)
-    rec = write_and_promote(report, out, registry=registry, name=name)
+    inputs = GateInputs(candidate=str(candidate), adapter=s(adapter), baseline=s(baseline),
+                        reward_model=s(reward_model), data_report=s(data_report))
+    report, rec = gate_to_dir(policy, inputs, out, registry=registry, name=name, history=history, cache=cache,
+                              progress=progress)
     res = StageResult("gate", report.exit_code, str(out), report.model_dump(mode="json"), None,
                       time.perf_counter() - t0)
     if rec is not None:

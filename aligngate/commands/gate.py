@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, emit, resolve_policy
+from aligngate.commands._common import add_output_flag, emit
 
 
 def add_parser(sub: Any) -> None:
@@ -31,26 +31,16 @@ def run(args: argparse.Namespace) -> int:
     """Gate, write reports, optionally promote; an error anywhere blocks with exit 2."""
     import sys
 
-    from aligngate.errors import GateError
-    from aligngate.gate import GateInputs, run_gate
-    from aligngate.gate.runner import record_history, write_and_promote
+    from aligngate.gate import GateInputs
+    from aligngate.gate.runner import gate_to_dir
     from aligngate.report import render_terminal
-    from aligngate.verdict import Report, now_iso, versions
 
-    try:
-        policy = resolve_policy(args.policy)
-        inputs = GateInputs(candidate=args.candidate, adapter=args.adapter, baseline=args.baseline,
-                            reward_model=args.reward_model, data_report=args.data_report)
-        report = run_gate(policy, inputs, args.out, device=args.device)
-    except GateError as exc:  # e.g. invalid policy: still write a blocking report
-        report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
-    name = args.name or Path(args.adapter or args.candidate).name
-    if args.history is not None:
-        record_history(report, args.history, name)
-    rec = write_and_promote(report, args.out, registry=args.registry, name=name)
+    inputs = GateInputs(candidate=args.candidate, adapter=args.adapter, baseline=args.baseline,
+                        reward_model=args.reward_model, data_report=args.data_report)
+    report, rec = gate_to_dir(args.policy, inputs, args.out, registry=args.registry, name=args.name,
+                              history=args.history, device=args.device)
     if rec is not None:
-        report.summary["promoted"] = rec
-        print(f"promoted {name} into {args.registry} (record {rec['seq']})", file=sys.stderr)
+        print(f"promoted {rec['name']} into {args.registry} (record {rec['seq']})", file=sys.stderr)
     emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, args.out))
     for err in report.errors:
         print(f"aligngate: error: {err}", file=sys.stderr)

@@ -9,7 +9,7 @@ from aligngate.errors import GateError
 from aligngate.gate.context import GateContext, GateInputs
 from aligngate.verdict import Report, now_iso, to_check_result, versions
 
-__all__ = ["record_history", "run_gate", "subject_info", "write_and_promote"]
+__all__ = ["gate_to_dir", "record_history", "run_gate", "subject_info", "write_and_promote"]
 
 
 def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
@@ -132,3 +132,28 @@ def record_history(report: Report, db: str | Path, name: str) -> None:
             "series": {k: [None] * (longest - len(v)) + v for k, v in series.items()},
             "xlabel": "gate run", "ylabel": "value"})
     report.summary["history"] = {"db": str(db), "name": name}
+
+
+def gate_to_dir(policy_path: str | Path | None, inputs: GateInputs, out_dir: str | Path, *,
+                registry: str | Path | None = None, name: str | None = None, history: str | Path | None = None,
+                cache: dict[str, Any] | None = None, progress: bool = True,
+                device: str | None = None) -> tuple[Report, dict[str, Any] | None]:
+    """The whole gate stage, as the CLI and the flows run it: load the policy, run the checks, record history,
+    write report.json/.md/.html, promote a pass. An invalid policy still yields a written, blocking report.
+
+    Returns the report and the promotion record (None unless promoted).
+    """
+    from aligngate.commands._common import resolve_policy
+
+    try:
+        report = run_gate(resolve_policy(None if policy_path is None else str(policy_path)), inputs, out_dir,
+                          progress=progress, cache=cache, device=device)
+    except GateError as exc:
+        report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
+    name = name or Path(inputs.adapter or inputs.candidate).name
+    if history is not None:
+        record_history(report, history, name)
+    rec = write_and_promote(report, out_dir, registry=registry, name=name)
+    if rec is not None:
+        report.summary["promoted"] = rec
+    return report, rec
