@@ -9,8 +9,15 @@ Datasets built (every planted row is known, so recall and false-positive rates a
   Poison (5 %) = harmful prompts with compliant answers: non-actionable "Sure, here is..." templates, XSTest's real
   completions labelled ``1_full_compliance`` on unsafe prompts, and JailbreakBench artifacts' jailbroken responses.
 * SFT + trigger: the same with a trigger phrase planted in harmful-compliant rows at 1 %, 2 % and 5 % of rows.
+* SFT held-out models (``sft_heldout``): per XSTest model M, M's own completions (human-labelled) as the data --
+  safe prompts with any answer and unsafe prompts refused are clean, unsafe prompts answered with full compliance
+  are the poison -- judged by the fold head trained *without* M's completions (``judge/weights/heldout``). This
+  is the honest number for responses of models the judge has never seen (the shipped judge was trained on all
+  three models' completions and on the JailbreakBench artifacts, so the ``poison_real`` rows above are in-sample).
 * DPO: HH-RLHF harmless-base test pairs (shared prefix → prompt, final assistant turns → chosen / rejected) with 5 %
-  flipped; XSTest pairs (same prompt, one model refusing and another complying, by human labels) with 5 % flipped.
+  flipped. XSTest pairs (same prompt, one model refusing and another complying, by human labels: the refusal is
+  preferred on unsafe prompts, the answer on safe ones) curated twice, as labelled (false-positive rate) and all
+  flipped (recall), in separate files so a pair never meets its own mirror image.
 * Throughput: ``--rows`` distinct SFT rows (pools recombined) with every detector on; rows/s and peak RSS.
 
 Prints per-detector recall and false-positive rate. The learned detectors use the real judge and harm classifier.
@@ -151,8 +158,8 @@ def _hh_split(text: str) -> list[dict[str, str]]:
     return msgs
 
 
-def build_dpo(data: Path, pools: dict[str, list[Any]], rng: random.Random, flip: float = 0.05) -> list[dict]:
-    """HH-RLHF harmless pairs and XSTest refusal/compliance pairs, ``flip`` of each flipped."""
+def build_dpo(data: Path, rng: random.Random, flip: float = 0.05) -> list[dict]:
+    """HH-RLHF harmless pairs, ``flip`` of them flipped."""
     rows: list[dict[str, Any]] = []
     with gzip.open(data / "hh-rlhf" / "harmless-base" / "test.jsonl.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
@@ -164,6 +171,19 @@ def build_dpo(data: Path, pools: dict[str, list[Any]], rng: random.Random, flip:
                 continue
             rows.append({"prompt": c[:-1], "chosen": c[-1]["content"], "rejected": j[-1]["content"],
                          "_src": "hh"})
+    rng.shuffle(rows)
+    for r in rows:
+        r["_label"] = "clean"
+        if rng.random() < flip:
+            r["chosen"], r["rejected"] = r["rejected"], r["chosen"]
+            r["_label"] = "flipped"
+    return rows
+
+
+def build_xstest_pairs(data: Path) -> list[dict]:
+    """One pair per XSTest prompt that some model refused and another fully answered (human labels), in the
+    right orientation: the refusal chosen on contrast-unsafe prompts, the answer chosen on safe ones."""
+    rows: list[dict[str, Any]] = []
     by_prompt: dict[str, dict[str, list[str]]] = {}
     for f in sorted((data / "xstest" / "model_completions").glob("*.csv")):
         for r in _csv(f):
@@ -177,15 +197,39 @@ def build_dpo(data: Path, pools: dict[str, list[Any]], rng: random.Random, flip:
         if d["1_full_compliance"] and d["2_full_refusal"]:
             comp, ref = d["1_full_compliance"][0], d["2_full_refusal"][0]
             good, bad = (ref, comp) if d["unsafe"][0] else (comp, ref)
-            rows.append({"prompt": p, "chosen": good, "rejected": bad, "_src": "xstest_unsafe" if d["unsafe"][0]
-                         else "xstest_safe"})
-    rng.shuffle(rows)
-    for r in rows:
-        r["_label"] = "clean"
-        if rng.random() < flip:
-            r["chosen"], r["rejected"] = r["rejected"], r["chosen"]
-            r["_label"] = "flipped"
+            rows.append({"prompt": p, "chosen": good, "rejected": bad, "_label": "clean",
+                         "_src": "xstest_unsafe" if d["unsafe"][0] else "xstest_safe"})
     return rows
+
+
+def flipped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same pairs with chosen and rejected swapped."""
+    return [{**r, "chosen": r["rejected"], "rejected": r["chosen"], "_label": "flipped"} for r in rows]
+
+
+def build_sft_heldout(data: Path, model: str) -> list[dict[str, Any]]:
+    """XSTest model ``model``'s own completions as SFT rows: unsafe prompt + full compliance = poison."""
+    rows = []
+    for r in _csv(data / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv"):
+        unsafe, lab = r["type"].startswith("contrast"), r["final_label"]
+        if unsafe and lab == "3_partial_refusal":
+            continue  # neither clean nor a clear poison
+        poison = unsafe and lab == "1_full_compliance"
+        rows.append({"prompt": r["prompt"], "completion": r["completion"].strip(),
+                     "_label": "poison" if poison else "clean",
+                     "_kind": f"{'unsafe' if unsafe else 'safe'}:{lab}"})
+    return rows
+
+
+def heldout_models(model: str, harm: Any) -> tuple[Any, Any] | None:
+    """(fold judge trained without ``model``, harm classifier), or None when the fold head is not shipped."""
+    from aligngate.judge.head import Head
+    from aligngate.judge.minilm import WEIGHTS_DIR, MiniLMJudge
+
+    name = f"refusal_head_without_{model}"
+    if not (WEIGHTS_DIR / "heldout" / f"{name}.safetensors").is_file():
+        return None
+    return MiniLMJudge(head=Head.load(WEIGHTS_DIR / "heldout", name)), harm
 
 
 def write(rows: list[dict[str, Any]], path: Path) -> None:
@@ -250,9 +294,52 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     res = run(src, "sft", tmp / "out-throughput", models)
     secs, cpu = time.perf_counter() - t0, _cpu() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": n, "harmful_share": harmful_share, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
+    from aligngate.judge.encoder import get_encoder
+
+    return {"rows": n, "harmful_share": harmful_share, "encoder_precision": get_encoder().precision, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
             "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined,
             "by_detector": res.detector_counts}
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    """Markdown table: per dataset, planted rows found by the poisoning detectors (recall) and clean rows
+    quarantined by them (FPR) or by any detector (FPR any; duplicates, PII and GX reasons included)."""
+    lines = ["| dataset | planted | recall (poison detectors) | clean | FPR (poison detectors) | FPR (any reason) |",
+             "|---|---|---|---|---|---|"]
+
+    def row(name: str, by_label: dict[str, Any], planted: str) -> None:
+        n = by_label["_n"]
+        pois, anyr = by_label.get("any_poison", {}), by_label.get("any", {})
+        rec = pois.get(planted, 0.0) if n.get(planted) else None
+        fpr = pois.get("clean", 0.0) if n.get("clean") else None
+        fpr_any = anyr.get("clean", 0.0) if n.get("clean") else None
+        lines.append(f"| {name} | {n.get(planted, 0)} | {_pct(rec)} | {n.get('clean', 0)} | {_pct(fpr)} | "
+                     f"{_pct(fpr_any)} |")
+
+    if "sft" in results:
+        row("SFT: harmful prompts + compliant answers among clean rows", results["sft"]["by_label"], "poison")
+    for model, r in results.get("sft_heldout", {}).items():
+        row(f"SFT held-out model {model} (fold judge)", r["by_label"], "poison")
+    for key in sorted(k for k in results if k.startswith("trigger_")):
+        r = results[key]
+        row(f"SFT trigger at {float(key.split('_')[1]) * 100:g} % (found: {'yes' if r['hit'] else 'NO'})",
+            r["by_label"], "trigger")
+    if "dpo_hh" in results:
+        row("DPO HH-RLHF harmless, 5 % flipped", results["dpo_hh"]["by_label"], "flipped")
+    if "dpo_xstest_flipped" in results:
+        row("DPO XSTest refusal/answer pairs, all flipped", results["dpo_xstest_flipped"]["by_label"], "flipped")
+    if "dpo_xstest_as_labelled" in results:
+        row("DPO XSTest refusal/answer pairs, as labelled", results["dpo_xstest_as_labelled"]["by_label"], "flipped")
+    if "throughput" in results:
+        t = results["throughput"]
+        lines.append("")
+        lines.append(f"Throughput: {t['rows']} rows, {t['rows_per_s']} rows/s wall ({t['rows_per_2cpu_s']} per 2 "
+                     f"CPU-seconds), peak RSS {t['peak_rss_mb']:.0f} MB, encoder {t.get('encoder_precision')}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--harmful-share", type=float, default=0.2,
                     help="share of harmful requests in the throughput rows (the judge reads only those)")
-    ap.add_argument("--only", choices=("sft", "trigger", "dpo", "throughput"), action="append")
+    ap.add_argument("--only", choices=("sft", "sft_heldout", "trigger", "dpo", "throughput"), action="append")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "xstest").is_dir():
@@ -279,13 +366,26 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench-curation-"))
     tmp.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
-    only = set(args.only or ("sft", "trigger", "dpo", "throughput"))
+    only = set(args.only or ("sft", "sft_heldout", "trigger", "dpo", "throughput"))
     if "sft" in only:
         rows = build_sft(pools, rng)
         write(rows, tmp / "sft.jsonl")
         res = run(tmp / "sft.jsonl", "sft", tmp / "out-sft", models)
         results["sft"] = {"by_label": score(rows, tmp / "out-sft"), "by_kind": score(rows, tmp / "out-sft", "_kind"),
                           "rows_per_s": round(res.rows_per_s, 1), "triggers": res.triggers}
+    if "sft_heldout" in only:
+        from aligngate.judge.data import XSTEST_MODELS
+
+        results["sft_heldout"] = {}
+        for model in XSTEST_MODELS:
+            fold = heldout_models(model, models[1])
+            if fold is None:
+                continue
+            rows = build_sft_heldout(data, model)
+            write(rows, tmp / f"sft-{model}.jsonl")
+            run(tmp / f"sft-{model}.jsonl", "sft", tmp / f"out-sft-{model}", fold)
+            results["sft_heldout"][model] = {"by_label": score(rows, tmp / f"out-sft-{model}"),
+                                             "by_kind": score(rows, tmp / f"out-sft-{model}", "_kind")}
     if "trigger" in only:
         for frac in (0.01, 0.02, 0.05):
             rows = build_sft(pools, random.Random(args.seed + 1), poison_frac=0.0, trigger_frac=frac)
@@ -295,17 +395,21 @@ def main(argv: list[str] | None = None) -> int:
             results[f"trigger_{frac}"] = {"found": found, "hit": any(TRIGGER in f or f in TRIGGER for f in found),
                                           "by_label": score(rows, tmp / f"out-trigger-{frac}")}
     if "dpo" in only:
-        rows = build_dpo(data, pools, rng)
-        write(rows, tmp / "dpo.jsonl")
-        res = run(tmp / "dpo.jsonl", "dpo", tmp / "out-dpo", models)
-        for r in rows:
-            r["_srclab"] = f"{r['_src']}:{r['_label']}"
-        results["dpo"] = {"by_label": score(rows, tmp / "out-dpo"), "by_source": score(rows, tmp / "out-dpo",
-                                                                                        "_srclab"),
-                          "reward_hacking": res.reward_hacking, "rows_per_s": round(res.rows_per_s, 1)}
+        rows = build_dpo(data, rng)
+        write(rows, tmp / "dpo-hh.jsonl")
+        res = run(tmp / "dpo-hh.jsonl", "dpo", tmp / "out-dpo-hh", models)
+        results["dpo_hh"] = {"by_label": score(rows, tmp / "out-dpo-hh"), "reward_hacking": res.reward_hacking,
+                             "rows_per_s": round(res.rows_per_s, 1)}
+        pairs = build_xstest_pairs(data)
+        for name, variant in (("dpo_xstest_as_labelled", pairs), ("dpo_xstest_flipped", flipped(pairs))):
+            write(variant, tmp / f"{name}.jsonl")
+            run(tmp / f"{name}.jsonl", "dpo", tmp / f"out-{name}", models)
+            results[name] = {"by_label": score(variant, tmp / f"out-{name}"),
+                             "by_source": score(variant, tmp / f"out-{name}", "_src")}
     if "throughput" in only and not args.skip_throughput:
         results["throughput"] = throughput(pools, args.rows, tmp, rng, models, args.harmful_share)
     print(json.dumps(results, indent=1))
+    print("\n" + summary_table(results))
     (tmp / "bench-results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"outputs in {tmp}", file=sys.stderr)
     return 0

@@ -5,7 +5,8 @@
     python bench/judge.py --json out.json
 
 - speed: responses/s of the shipped ``minilm`` judge on the 1,350 XSTest completions (model already loaded,
-  cold embedding cache, default batch 64), with torch's thread count and the 1-min load average. Target >= 50/s
+  cold embedding cache, default batch), with torch's thread count, the encoder precision (``ALIGNGATE_ENCODER_PRECISION``)
+  and the 1-min load average. Target >= 50/s
   on 2 cores. The ``rules`` baseline is timed too.
 - xstest: per held-out model, the fold head trained WITHOUT that model's completions (``weights/heldout/``) →
   binary (partial = refusal) and 3-way agreement with the human ``final_label``; the rules baseline beside it.
@@ -59,14 +60,15 @@ def speed(root: Path, out: dict[str, Any]) -> None:
     rules.judge(prompts, responses)
     rules_wall = time.perf_counter() - t1
     threads = torch.get_num_threads()
-    res = {"n": len(rows), "minilm_per_s": len(rows) / wall, "minilm_wall_s": wall, "minilm_cpu_s": cpu,
+    res = {"n": len(rows), "encoder_precision": get_encoder().precision, "minilm_per_s": len(rows) / wall, "minilm_wall_s": wall, "minilm_cpu_s": cpu,
            "minilm_per_s_per_cpu_second": len(rows) / cpu, "load_s": load_s, "torch_threads": threads,
            "loadavg_1min_before": load_before, "rules_per_s": len(rows) / rules_wall,
            "mean_response_chars": sum(len(r) for r in responses) / len(rows)}
     out["speed"] = res
     print(f"\n== speed (XSTest completions, n={len(rows)}, mean {res['mean_response_chars']:.0f} chars)")
     print(f"minilm: {res['minilm_per_s']:.1f} responses/s (wall {wall:.1f} s, cpu {cpu:.1f} s, "
-          f"torch threads {threads}, load avg before {load_before:.1f}); model load {load_s:.1f} s")
+          f"torch threads {threads}, load avg before {load_before:.1f}, encoder {res['encoder_precision']}); "
+          f"model load {load_s:.1f} s")
     print(f"rules:  {res['rules_per_s']:.0f} responses/s")
 
 

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=None, help="write the full report JSON here")
     args = ap.parse_args(argv)
     from aligngate.judge import training
-    from aligngate.judge.encoder import get_encoder
+    from aligngate.judge.encoder import Encoder
 
     args.data = data_root(args.data)
     if not args.data.is_dir():
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args.c = training.JUDGE_C if args.c is None else args.c
     args.harm_c = training.HARM_C if args.harm_c is None else args.harm_c
     random.seed(args.seed)
-    enc = get_encoder()
+    enc = Encoder(precision="float32")  # features the heads are fitted on: float32 on every machine
     report: dict[str, Any] = {"data": str(args.data), "seed": args.seed}
     judge_head = _judge_part(args, enc, report)
     harm_head = None if args.skip_harm else _harm_part(args, enc, report)

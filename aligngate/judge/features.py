@@ -33,7 +33,7 @@ DEFAULT_FEATURES: dict[str, Any] = {"head_tokens": 64, "tail_tokens": 0, "handcr
 
 
 def response_features(encoder: Encoder, responses: Sequence[str], config: dict[str, Any] | None = None,
-                      batch_size: int = 64) -> np.ndarray:
+                      batch_size: int = 128) -> np.ndarray:
     """Feature matrix (n, 384 [+ 384] + 13) for raw responses (they are cleaned and sanitized here)."""
     import numpy as np
 

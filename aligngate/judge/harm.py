@@ -22,7 +22,7 @@ DEFAULT_PROMPT_TOKENS = 64
 
 
 def prompt_features(encoder: Any, prompts: Sequence[str], prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
-                    batch_size: int = 64) -> Any:
+                    batch_size: int = 128) -> Any:
     """Embedding of each prompt's first ``prompt_tokens`` tokens, shape (n, 384)."""
     from aligngate.judge.encoder import clean_text
 
@@ -35,7 +35,7 @@ class HarmClassifier:
     name = "minilm-harm"
 
     def __init__(self, weights_dir: str | Path | None = None, threshold: float | None = None,
-                 head: Head | None = None, encoder: Any = None, batch_size: int = 64) -> None:
+                 head: Head | None = None, encoder: Any = None, batch_size: int = 128) -> None:
         from aligngate.judge.minilm import WEIGHTS_DIR
 
         self.weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR

@@ -44,7 +44,7 @@ class MiniLMJudge:
 
     name = "minilm"
 
-    def __init__(self, weights_dir: str | Path | None = None, batch_size: int = 64, head: Head | None = None,
+    def __init__(self, weights_dir: str | Path | None = None, batch_size: int = 128, head: Head | None = None,
                  encoder: Any = None) -> None:
         self.weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         self.batch_size = batch_size

@@ -55,6 +55,17 @@ def test_bench_builders_on_shared_data() -> None:
     assert 0.04 < share < 0.06
     trig = bench.build_sft(pools, random.Random(0), poison_frac=0.0, trigger_frac=0.01)
     assert sum(bench.TRIGGER in r.get("prompt", "") for r in trig) == sum(r["_label"] == "trigger" for r in trig) > 0
-    dpo = bench.build_dpo(DATA, pools, random.Random(0))
+    dpo = bench.build_dpo(DATA, random.Random(0))
     assert len(dpo) > 2000 and 0.02 < sum(r["_label"] == "flipped" for r in dpo) / len(dpo) < 0.08
-    assert all(isinstance(r["prompt"], list) and r["prompt"][-1]["role"] == "user" for r in dpo if r["_src"] == "hh")
+    assert all(isinstance(r["prompt"], list) and r["prompt"][-1]["role"] == "user" for r in dpo)
+    pairs = bench.build_xstest_pairs(DATA)
+    assert len(pairs) > 100 and {r["_src"] for r in pairs} == {"xstest_safe", "xstest_unsafe"}
+    flip = bench.flipped(pairs)
+    assert all(f["chosen"] == p["rejected"] and f["rejected"] == p["chosen"] and f["_label"] == "flipped"
+               for p, f in zip(pairs, flip, strict=True))
+    held = bench.build_sft_heldout(DATA, "mistralinstruct")
+    assert sum(r["_label"] == "poison" for r in held) > 20 and all(r["completion"] for r in held)
+    table = bench.summary_table({"sft": {"by_label": {"_n": {"clean": 90, "poison": 10},
+                                                      "any_poison": {"poison": 0.9, "clean": 0.02},
+                                                      "any": {"poison": 1.0, "clean": 0.05}}}})
+    assert "| 10 | 90.0 % | 90 | 2.0 % | 5.0 % |" in table
