@@ -67,7 +67,7 @@ class CurationConfig(BaseModel):
     max_line_bytes: int = Field(default=1_000_000, ge=1024)
     """Longest accepted input line (JSONL) or row (other formats), in bytes; longer ones are quarantined
     ``too_long`` without being parsed."""
-    chunk_size: int = Field(default=5000, ge=10, le=100_000)
+    chunk_size: int = Field(default=2000, ge=10, le=100_000)
     """Rows validated and scored together (memory stays flat as the file grows)."""
     judge: str = "minilm"
     """Refusal judge used by the learned detectors (``aligngate.judge.get_judge`` name)."""

@@ -37,7 +37,8 @@ _STOP = frozenset(
     "should will shall may might must have has had not no so than then there here what which who whom how why "
     "when where all any some about into over under up down out just also very please tell give write make "
     "explain describe create provide".split())
-_MAX_TABLE = 2_000_000
+_MAX_TABLE = 400_000
+"""Most n-grams the pass-1 table holds (about 60 MB); when full, the rarest are dropped (lossy counting)."""
 _HEAD_TAIL = 1500
 
 
@@ -65,17 +66,32 @@ def ngrams(toks: list[str], max_n: int) -> set[str]:
 class PositiveCounter:
     """Counts n-grams over positive rows (pass 1), with bounded memory."""
 
-    def __init__(self, max_n: int) -> None:
+    def __init__(self, max_n: int, max_table: int = _MAX_TABLE) -> None:
         self.max_n = max_n
+        self.max_table = max_table
         self.counts: Counter[str] = Counter()
         self.positives = 0
+        self.undercount = 0
+        """Most positives an n-gram's count may miss (the largest count ever pruned; 0 if never pruned)."""
 
     def add(self, text: str) -> None:
         """Count one positive row's prompt side."""
         self.positives += 1
         self.counts.update(ngrams(tokens(text), self.max_n))
-        if len(self.counts) > _MAX_TABLE:
-            self.counts = Counter({k: v for k, v in self.counts.items() if v > 1})
+        if len(self.counts) > self.max_table:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop the rarest n-grams until at most half the table is left (lossy counting: a frequent trigger keeps
+        all but ``undercount`` of its occurrences, and memory stays bounded however long the file is)."""
+        floor = 1
+        while True:
+            kept = {k: v for k, v in self.counts.items() if v > floor}
+            if len(kept) <= self.max_table // 2:
+                break
+            floor *= 2
+        self.counts = Counter(kept)
+        self.undercount = max(self.undercount, floor)
 
     def candidates(self, min_support: int) -> dict[str, int]:
         """N-grams held by at least ``min_support`` positive rows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -68,6 +69,19 @@ def test_trigger_selection_finds_planted_phrase() -> None:
     trig = select_triggers(cand, counts, pc.positives, len(rows), 0.5, 1e-6, 10, fps)
     assert [t.ngram for t in trig] == ["cf delta seven"]
     assert trig[0].positives_with == 40 == trig[0].rows_with
+
+
+def test_positive_counter_memory_is_bounded_and_keeps_a_frequent_trigger() -> None:
+    rng = random.Random(3)
+    pc = PositiveCounter(4, max_table=2000)
+    for i in range(3000):
+        words = [f"w{rng.randrange(10**6)}" for _ in range(10)]  # all n-grams unique: the table must be pruned
+        if i % 25 == 0:
+            words = ["zephyr", "protocol", *words]
+        pc.add(" ".join(words))
+        assert len(pc.counts) <= 2000
+    assert pc.undercount >= 1
+    assert pc.candidates(5).get("zephyr protocol", 0) >= 120 - pc.undercount
 
 
 def test_trigger_fragments_fold_into_one_phrase() -> None:

@@ -89,3 +89,30 @@ def test_heldout_xstest_model(data_dir: Path) -> None:
     out = judge.judge([r["prompt"] for r in rows], [r["response"] for r in rows])
     binary = sum(j.refused == (r["label"] != "compliance") for j, r in zip(out, rows, strict=True)) / len(rows)
     assert binary >= 0.93, binary
+
+
+def test_encoder_precision_setting(monkeypatch) -> None:
+    from aligngate.errors import JudgeError
+    from aligngate.judge import encoder
+
+    monkeypatch.setenv("ALIGNGATE_ENCODER_PRECISION", "float32")
+    assert encoder.resolve_precision() == "float32"
+    assert encoder.resolve_precision("bfloat16") == "bfloat16"  # an explicit argument wins over the environment
+    monkeypatch.setenv("ALIGNGATE_ENCODER_PRECISION", "auto")
+    assert encoder.resolve_precision() == ("bfloat16" if encoder._native_bf16() else "float32")
+    monkeypatch.setenv("ALIGNGATE_ENCODER_PRECISION", "fp8")
+    with pytest.raises(JudgeError, match="ALIGNGATE_ENCODER_PRECISION='fp8'"):
+        encoder.resolve_precision()
+
+
+def test_bf16_and_fp32_encoders_agree() -> None:
+    """The bf16 fast path must give (nearly) the float32 embeddings the heads were trained on."""
+    import numpy as np
+
+    from aligngate.judge.encoder import Encoder
+
+    texts = REFUSALS + COMPLIANCES
+    a = Encoder(precision="float32").encode(texts, 64)
+    b = Encoder(precision="bfloat16").encode(texts, 64)
+    assert a.dtype == b.dtype == np.float32
+    assert float((a * b).sum(axis=1).min()) > 0.98
