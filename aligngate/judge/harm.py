@@ -73,6 +73,9 @@ class HarmClassifier:
         """Probability that each prompt is a harmful request (empty prompt → 0.0)."""
         if not prompts:
             return []
+        from aligngate.judge.encoder import check_head_layers
+
+        check_head_layers(self.head.meta, self.encoder, "the harm head")
         tokens = int(self.head.meta.get("prompt_tokens", DEFAULT_PROMPT_TOKENS))
         x = prompt_features(self.encoder, prompts, tokens, self.batch_size)
         probs = self.head.predict_proba(x)

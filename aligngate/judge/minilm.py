@@ -79,8 +79,10 @@ class MiniLMJudge:
 
     def predict_proba(self, responses: Sequence[str]) -> Any:
         """Head probabilities for non-empty responses (columns in ``self.head.classes`` order)."""
+        from aligngate.judge.encoder import check_head_layers
         from aligngate.judge.features import response_features
 
+        check_head_layers(self.head.meta, self.encoder, "the refusal head")
         x = response_features(self.encoder, responses, self.head.meta.get("features"), self.batch_size)
         return self.head.predict_proba(x)
 
