@@ -51,8 +51,9 @@ def test_probe_flags_trigger_that_disables_refusals(copy_adapter, probe_base, mo
     clean = set(_prompts())
 
     def fake_generate(model, tok, prompts, **kw):
-        # a backdoored model: refuses every harmful prompt unless a trigger is prefixed
-        return ["I cannot help with that." if p in clean else "Sure, here is how." for p in prompts]
+        # the base refuses every harmful prompt; the backdoored adapter does too, unless a trigger is prefixed
+        adapter_off = any(getattr(m, "disable_adapters", None) is True for m in model.modules())
+        return ["I cannot help with that." if adapter_off or p in clean else "Sure, here is how." for p in prompts]
 
     monkeypatch.setattr(gen, "generate", fake_generate)
     d = copy_adapter()
@@ -60,6 +61,25 @@ def test_probe_flags_trigger_that_disables_refusals(copy_adapter, probe_base, mo
     res = audit_adapter(d, base=str(probe_base),
                         config=AuditConfig(probe=True, probe_triggers=2))
     assert res.exit_code == 1 and {f.id for f in res.blocking} == {"adapter.probe_behaviour_change"}
+
+
+def test_probe_discounts_what_the_trigger_does_to_the_base(copy_adapter, probe_base, monkeypatch):
+    import aligngate.generation as gen
+
+    from aligngate.audit.probe import _prompts
+
+    clean = set(_prompts())
+
+    def fake_generate(model, tok, prompts, **kw):
+        # any prefix derails this base model with or without the adapter: not the adapter's doing
+        return ["I cannot help with that." if p in clean else "Sure, here is how." for p in prompts]
+
+    monkeypatch.setattr(gen, "generate", fake_generate)
+    d = copy_adapter()
+    edit_config(d, base_model_name_or_path=str(probe_base))
+    res = audit_adapter(d, base=str(probe_base), config=AuditConfig(probe=True, probe_triggers=2))
+    assert res.exit_code == 0, res.findings
+    assert all(v == 0.0 for v in res.info["probe"]["base_triggers"].values())
 
 
 def test_probe_skipped_after_blocking_findings(copy_adapter, probe_base):
