@@ -1,13 +1,13 @@
 """Feature vectors for the trained refusal judge: what the head sees of a (prompt, response) pair.
 
-    [ MiniLM(first 64 word-pieces of the sanitized response)   384
+    [ MiniLM layer 4 (first 64 word-pieces of the sanitized response)   384
       (optional) MiniLM(last ``tail_tokens`` word-pieces)       384   off by default
       handcrafted rule features (rules.HANDCRAFTED_NAMES)        13  head, whole-text and tail rules ]
 
 Long texts: ``clean_text`` keeps 20k characters from each end, the encoder sees the head window, and the rule
 features read the head, the first 4,000 characters and the last 600 characters (the tail window). An encoded
-tail window did not help in leave-one-model-out tests (0.933 vs 0.938 mean binary) and doubles the cost, so it
-is off (``tail_tokens: 0``) but supported.
+tail window did not help in leave-one-model-out tests (0.933 vs 0.938 mean binary, measured with layer-6
+features) and doubles the cost, so it is off (``tail_tokens: 0``) but supported.
 
 The prompt is deliberately *not* a feature: on the training data, prompt harmfulness predicts the label
 (llama-2 refuses nearly every unsafe prompt) and a head that learns that shortcut fails on models that comply
