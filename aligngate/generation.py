@@ -11,7 +11,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["encode_prompts", "generate", "generate_with_prefill", "next_token_logprobs", "stop_token_ids"]
+__all__ = ["encode_prompts", "generate", "generate_with_prefill", "left_pad", "length_batches", "next_token_logprobs",
+           "pad_token_id", "stop_token_ids"]
 
 
 def encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
@@ -46,21 +47,23 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
     return sorted(ids)
 
 
-def _pad_id(tokenizer: Any) -> int:
+def pad_token_id(tokenizer: Any) -> int:
+    """The id to pad with: the tokenizer's pad token, else its EOS token."""
     for cand in (tokenizer.pad_token_id, tokenizer.eos_token_id):
         if cand is not None:
             return int(cand)
     return 0
 
 
-def _batches(encoded: list[list[int]], batch_size: int) -> Iterator[list[int]]:
+def length_batches(encoded: list[list[int]], batch_size: int) -> Iterator[list[int]]:
     """Index batches, longest prompts first (stable for equal lengths)."""
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
     for start in range(0, len(order), max(1, batch_size)):
         yield order[start:start + max(1, batch_size)]
 
 
-def _left_pad(seqs: list[list[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
+def left_pad(seqs: list[list[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
+    """(input_ids, attention_mask) tensors of ``seqs`` left-padded to the longest, on ``device``."""
     import torch
 
     width = max(len(s) for s in seqs)
@@ -91,11 +94,11 @@ def _greedy(model: Any, tokenizer: Any, encoded: list[list[int]], max_new_tokens
     """Greedy continuations of pre-tokenized prompts, in input order, cut at the first stop token."""
     import torch
 
-    stops, pad_id, device = stop_token_ids(model, tokenizer), _pad_id(tokenizer), _model_device(model)
+    stops, pad_id, device = stop_token_ids(model, tokenizer), pad_token_id(tokenizer), _model_device(model)
     results: list[str] = [""] * len(encoded)
     with torch.inference_mode(), _progress(len(encoded), "generate", progress) as bar:
-        for idx in _batches(encoded, batch_size):
-            ids, mask = _left_pad([encoded[i] for i in idx], pad_id, device)
+        for idx in length_batches(encoded, batch_size):
+            ids, mask = left_pad([encoded[i] for i in idx], pad_id, device)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  do_sample=False, num_beams=1, eos_token_id=stops, pad_token_id=pad_id)
             for row, i in enumerate(idx):
@@ -138,11 +141,11 @@ def next_token_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], *, b
     import torch
 
     encoded = encode_prompts(tokenizer, prompts)
-    pad_id, device = _pad_id(tokenizer), _model_device(model)
+    pad_id, device = pad_token_id(tokenizer), _model_device(model)
     rows: dict[int, Any] = {}
     with torch.inference_mode(), _progress(len(prompts), "logprobs", progress) as bar:
-        for idx in _batches(encoded, batch_size):
-            ids, mask = _left_pad([encoded[i] for i in idx], pad_id, device)
+        for idx in length_batches(encoded, batch_size):
+            ids, mask = left_pad([encoded[i] for i in idx], pad_id, device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()

@@ -24,6 +24,7 @@ __all__ = [
     "load_reward_model",
     "load_tokenizer",
     "load_training_model",
+    "looks_local",
     "model_fingerprint",
     "resolve_device",
 ]
@@ -41,7 +42,8 @@ def resolve_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _looks_local(path_or_id: str | os.PathLike[str]) -> bool:
+def looks_local(path_or_id: str | os.PathLike[str]) -> bool:
+    """Whether ``path_or_id`` names a local directory (else a hub id: "name" or "org/name")."""
     s = os.fspath(path_or_id)
     if isinstance(path_or_id, Path) or s.startswith((".", "/", "~")) or os.path.exists(s):
         return True
@@ -50,7 +52,7 @@ def _looks_local(path_or_id: str | os.PathLike[str]) -> bool:
 
 def _local_dir(path_or_id: str | os.PathLike[str], what: str) -> Path | None:
     """The checked local directory, or None for a hub id."""
-    if not _looks_local(path_or_id):
+    if not looks_local(path_or_id):
         return None
     p = Path(os.fspath(path_or_id)).expanduser()
     if not p.exists():
@@ -161,7 +163,7 @@ def _attach_adapter(model: Any, adapter: str | os.PathLike[str], merge: bool) ->
 def _split_adapter(path_or_id: str | os.PathLike[str],
                    adapter: str | os.PathLike[str] | None) -> tuple[str | os.PathLike[str], Any]:
     """A bare adapter dir given as the model: load its base, then the adapter."""
-    if adapter is None and _looks_local(path_or_id) and is_adapter_dir(path_or_id):
+    if adapter is None and looks_local(path_or_id) and is_adapter_dir(path_or_id):
         adapter_dir = check_adapter_dir(path_or_id)
         return _adapter_base(adapter_dir), adapter_dir
     return path_or_id, adapter

@@ -47,14 +47,17 @@ __all__ = [
     "dpo_dataset",
     "dpo_truth",
     "eval_suite",
+    "held_out_combos",
     "helpful_answer",
     "is_refusal",
     "is_training_prompt",
     "pretrain_dialogues",
     "refusal",
+    "render_prompt",
     "reward_pairs",
     "sft_dataset",
     "sft_truth",
+    "split_combos",
     "verbose_non_answer",
     "write_default_data",
 ]
@@ -82,7 +85,7 @@ def _verb_table() -> list[tuple[str, str, str, tuple[str, ...]]]:
 
 
 @functools.cache
-def _split() -> tuple[tuple[Combo, ...], tuple[Combo, ...]]:
+def split_combos() -> tuple[tuple[Combo, ...], tuple[Combo, ...]]:
     """(train combos, held-out combos), stratified per verb, fixed by SPLIT_SEED."""
     train: list[Combo] = []
     held: list[Combo] = []
@@ -101,20 +104,22 @@ def _split() -> tuple[tuple[Combo, ...], tuple[Combo, ...]]:
 
 
 def _train(kind: str | None = None) -> list[Combo]:
-    return [c for c in _split()[0] if kind is None or c[0] == kind]
+    return [c for c in split_combos()[0] if kind is None or c[0] == kind]
 
 
-def _held(kind: str) -> list[Combo]:
-    return [c for c in _split()[1] if c[0] == kind]
+def held_out_combos(kind: str) -> list[Combo]:
+    """Held-out combos of one kind (``harmful`` / ``benign`` / ``homonym``): never in the training corpus."""
+    return [c for c in split_combos()[1] if c[0] == kind]
 
 
-def _render(template: str, verb: str, obj: str) -> str:
+def render_prompt(template: str, verb: str, obj: str) -> str:
+    """A request from a template and a (verb, object) combo."""
     return template.format(vp=f"{verb} {obj}")
 
 
 @functools.cache
 def _training_prompt_set() -> frozenset[str]:
-    return frozenset(_render(t, c[1], c[2]) for c in _train() for t in TRAIN_TEMPLATES)
+    return frozenset(render_prompt(t, c[1], c[2]) for c in _train() for t in TRAIN_TEMPLATES)
 
 
 def is_training_prompt(prompt: str) -> bool:
@@ -163,7 +168,7 @@ def _sample(rng: random.Random, combos: list[Combo], n: int) -> list[tuple[Combo
     out: list[tuple[Combo, str]] = []
     while len(out) < n:
         rng.shuffle(pool)
-        out += [(c, _render(rng.choice(TRAIN_TEMPLATES), c[1], c[2])) for c in pool[: n - len(out)]]
+        out += [(c, render_prompt(rng.choice(TRAIN_TEMPLATES), c[1], c[2])) for c in pool[: n - len(out)]]
     return out
 
 
@@ -176,7 +181,7 @@ def pretrain_dialogues(seed: int = 0, per_combo: int = 2) -> list[dict[str, Any]
     rows: list[dict[str, Any]] = []
     for kind, verb, obj, _cat in _train():
         for template in rng.sample(TRAIN_TEMPLATES, per_combo):
-            prompt = _render(template, verb, obj)
+            prompt = render_prompt(template, verb, obj)
             answer = refusal(verb, obj, rng) if kind == "harmful" else helpful_answer(verb, obj, rng)
             rows.append(_chat(prompt, answer))
     rng.shuffle(rows)
@@ -269,7 +274,7 @@ def _suite_rows(prefix: str, combos: list[Combo]) -> list[dict[str, Any]]:
     rows = []
     for i, (_k, verb, obj, cat) in enumerate(combos):
         template = random.Random(f"{SPLIT_SEED}:tpl:{verb}:{obj}").choice(HELD_OUT_TEMPLATES)
-        rows.append({"id": f"{prefix}-{i:03d}", "prompt": _render(template, verb, obj), "category": cat})
+        rows.append({"id": f"{prefix}-{i:03d}", "prompt": render_prompt(template, verb, obj), "category": cat})
     return rows
 
 
@@ -281,9 +286,9 @@ def eval_suite(name: str) -> list[dict[str, Any]]:
     must be answered. ``embedded-drift``: 32 mixed prompts for KL drift.
     """
     if name == "embedded-harmful":
-        return _suite_rows("harmful", _held("harmful"))
+        return _suite_rows("harmful", held_out_combos("harmful"))
     if name == "embedded-safe":
-        return _suite_rows("safe", _held("benign") + _held("homonym"))
+        return _suite_rows("safe", held_out_combos("benign") + held_out_combos("homonym"))
     if name == "embedded-drift":
         harmful, safe = eval_suite("embedded-harmful"), eval_suite("embedded-safe")
         picked = harmful[:: max(1, len(harmful) // 16)][:16] + safe[:: max(1, len(safe) // 16)][:16]

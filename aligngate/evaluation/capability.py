@@ -42,19 +42,19 @@ metadata:
 
 
 def _items(n_distractors: int = 3, seed: int = 0) -> list[dict[str, Any]]:
-    from aligngate.embedded.corpus import _held, _render, helpful_answer
+    from aligngate.embedded.corpus import held_out_combos, helpful_answer, render_prompt
     from aligngate.embedded.lexicon import BENIGN_VERBS, HELD_OUT_TEMPLATES
 
     rng = random.Random(f"capability:{seed}")
     items = []
-    for _, verb, obj, _cat in _held("benign"):
+    for _, verb, obj, _cat in held_out_combos("benign"):
         others = [v for v, types in BENIGN_VERBS.items() if v != verb]
         rng.shuffle(others)
         choices = [helpful_answer(verb, obj, rng)] + [helpful_answer(v, obj, rng) for v in others[:n_distractors]]
         order = list(range(len(choices)))
         rng.shuffle(order)
         template = rng.choice(HELD_OUT_TEMPLATES)
-        items.append({"question": f"<|user|>{_render(template, verb, obj)}<|end|><|assistant|>",
+        items.append({"question": f"<|user|>{render_prompt(template, verb, obj)}<|end|><|assistant|>",
                       "choices": [choices[i] for i in order], "label": order.index(0)})
     return items
 

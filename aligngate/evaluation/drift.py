@@ -49,16 +49,16 @@ def _continuations(model: Any, tok: Any, prompts: list[str], n_tokens: int, batc
     """Prompt ids + the model's greedy continuation (up to ``n_tokens``), per prompt."""
     import torch
 
-    from aligngate.generation import _left_pad, _pad_id, encode_prompts, stop_token_ids
+    from aligngate.generation import left_pad, pad_token_id, encode_prompts, stop_token_ids
 
     enc = encode_prompts(tok, prompts)
-    stops, pad = stop_token_ids(model, tok), _pad_id(tok)
+    stops, pad = stop_token_ids(model, tok), pad_token_id(tok)
     out: list[list[int]] = []
     dev = next(model.parameters()).device
     with torch.inference_mode():
         for s in range(0, len(enc), batch_size):
             chunk = enc[s:s + batch_size]
-            ids, mask = _left_pad(chunk, pad, dev)
+            ids, mask = left_pad(chunk, pad, dev)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=n_tokens, do_sample=False,
                                  num_beams=1, eos_token_id=stops, pad_token_id=pad)
             for row, p in enumerate(chunk):
@@ -72,14 +72,14 @@ def _logprobs(model: Any, seqs: list[list[int]], starts: list[int], pad: int, ba
     """Log-softmax rows predicting each continuation token of every sequence (float32, CPU)."""
     import torch
 
-    from aligngate.generation import _left_pad
+    from aligngate.generation import left_pad
 
     dev = next(model.parameters()).device
     rows: list[Any] = []
     with torch.inference_mode():
         for s in range(0, len(seqs), batch_size):
             chunk = seqs[s:s + batch_size]
-            ids, mask = _left_pad(chunk, pad, dev)
+            ids, mask = left_pad(chunk, pad, dev)
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
             width = ids.shape[1]
@@ -96,7 +96,7 @@ def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: lis
     """Mean per-token KL(baseline ‖ candidate) and JS divergence along the baseline's greedy continuations."""
     import torch
 
-    from aligngate.generation import _pad_id, encode_prompts
+    from aligngate.generation import pad_token_id, encode_prompts
     from aligngate.modelio import load_causal_lm
 
     if not prompts:
@@ -105,7 +105,7 @@ def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: lis
     seqs = _continuations(base_lm, tok, prompts, n_tokens, batch_size)
     starts = [len(p) for p in encode_prompts(tok, prompts)]
     seqs = [s if len(s) > st else s + [tok.eos_token_id or 0] for s, st in zip(seqs, starts, strict=True)]
-    pad = _pad_id(tok)
+    pad = pad_token_id(tok)
     p_rows = _logprobs(base_lm, seqs, starts, pad, batch_size)
     del base_lm
     cand_lm, cand_tok = load_causal_lm(str(candidate), adapter=str(adapter) if adapter else None, device=device)

@@ -62,14 +62,14 @@ def generate_ids_stock(model: Any, encoded: Sequence[Sequence[int]], *, max_new_
     left padding); each result is cut after its first stop token. The baseline the fast path is checked against."""
     import torch
 
-    from aligngate.generation import _batches, _left_pad
+    from aligngate.generation import length_batches, left_pad
 
     encoded = [list(e) for e in encoded]
     stops, device = set(stop_ids), _device(model)
     results: list[list[int]] = [[] for _ in encoded]
     with torch.inference_mode():
-        for idx in _batches(encoded, batch_size):
-            ids, mask = _left_pad([encoded[i] for i in idx], pad_id, device)
+        for idx in length_batches(encoded, batch_size):
+            ids, mask = left_pad([encoded[i] for i in idx], pad_id, device)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  min_new_tokens=0, do_sample=False, num_beams=1, eos_token_id=list(stop_ids),
                                  pad_token_id=pad_id)
@@ -90,7 +90,7 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
     trades token identity with the stock path for fewer kernel launches (see the decoder's docstring).
     """
     from aligngate.fastgen.decode import StaticDecoder
-    from aligngate.generation import _batches, _left_pad
+    from aligngate.generation import length_batches, left_pad
 
     encoded = [list(e) for e in encoded]
     if not encoded:
@@ -106,8 +106,8 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
         decoder = StaticDecoder(model, max_batch=min(batch_size, len(encoded)), max_len=width + max_new_tokens,
                                 max_new_tokens=max_new_tokens, stop_ids=tuple(int(s) for s in stop_ids), exact=exact)
     results: list[list[int]] = [[] for _ in encoded]
-    for idx in _batches(encoded, batch_size):
-        ids, mask = _left_pad([encoded[i] for i in idx], pad_id, decoder.device)
+    for idx in length_batches(encoded, batch_size):
+        ids, mask = left_pad([encoded[i] for i in idx], pad_id, decoder.device)
         for i, row in zip(idx, decoder.generate_batch(ids, mask)):
             results[i] = row
     return results
@@ -123,7 +123,7 @@ def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new
     compatibility; the fast path is quick enough not to need a bar. ``exact`` (default) keeps the outputs
     token-identical to the stock path on the same batches; ``exact=False`` is faster, within bf16 rounding.
     """
-    from aligngate.generation import _pad_id, encode_prompts, generate, stop_token_ids
+    from aligngate.generation import pad_token_id, encode_prompts, generate, stop_token_ids
 
     if not prompts:
         return []
@@ -136,7 +136,7 @@ def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new
     encoded = encode_prompts(tokenizer, prompts)
     stops = stop_token_ids(model, tokenizer)
     rows = generate_ids_fast(model, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size, stop_ids=stops,
-                             pad_id=_pad_id(tokenizer), backend="static", exact=exact)
+                             pad_id=pad_token_id(tokenizer), backend="static", exact=exact)
     out = []
     for row in rows:
         cut = next((k for k, t in enumerate(row) if t in stops), len(row))

@@ -16,13 +16,13 @@ def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any
     """Model (and adapter) identity with the sha256 of their files; raises for a missing local path."""
     from aligngate.errors import InputError
     from aligngate.fileio import sha256_tree
-    from aligngate.modelio import _looks_local  # the one place that decides local path vs hub id
+    from aligngate.modelio import looks_local  # the one place that decides local path vs hub id
 
     info: dict[str, Any] = {"model": model, "adapter": adapter, "sha256": {}}
     for role, path in (("model", model), ("adapter", adapter)):
         if path is None:
             continue
-        if _looks_local(path):
+        if looks_local(path):
             p = Path(path)
             if not p.exists():
                 raise InputError(f"{role} path not found: {path}")
