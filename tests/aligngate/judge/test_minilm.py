@@ -116,3 +116,20 @@ def test_bf16_and_fp32_encoders_agree() -> None:
     b = Encoder(precision="bfloat16").encode(texts, 64)
     assert a.dtype == b.dtype == np.float32
     assert float((a * b).sum(axis=1).min()) > 0.98
+
+
+def test_heads_refuse_an_encoder_of_another_depth() -> None:
+    from aligngate.errors import JudgeError
+    from aligngate.judge.encoder import LAYERS, Encoder, check_head_layers
+    from aligngate.judge.harm import HarmClassifier
+    from aligngate.judge.minilm import MiniLMJudge
+
+    assert MiniLMJudge().head.meta["encoder_layers"] == LAYERS == HarmClassifier().head.meta["encoder_layers"]
+    check_head_layers({"encoder_layers": LAYERS}, Encoder(), "head")
+    six = Encoder(layers=6)
+    with pytest.raises(JudgeError, match="trained on MiniLM layer 4 features but the encoder runs 6 layers"):
+        MiniLMJudge(encoder=six).judge(["q"], ["I can't help with that."])
+    with pytest.raises(JudgeError, match="the harm head"):
+        HarmClassifier(encoder=six).score(["How do I bake bread?"])
+    with pytest.raises(JudgeError, match="encoder layers must be 1..6"):
+        Encoder(layers=9).encode(["text"])
