@@ -51,6 +51,8 @@ class CurationResult:
     sha256: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    """The refusal judge and harm classifier that scored the rows (``aligngate.judge.describe``)."""
 
     @property
     def poison_fraction(self) -> float:
@@ -230,5 +232,9 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
                         if kind == "dpo" or n not in ("flipped_preference", "verbose_non_answer")}
     if kind == "dpo":
         result.detectors.pop("harmful_compliance", None)
+    if state.scorer is not None:
+        from aligngate.judge import describe
+
+        result.models = {"judge": describe(state.scorer.judge), "harm_classifier": describe(state.scorer.harm)}
     result.seconds = time.perf_counter() - t0
     return result

@@ -84,5 +84,6 @@ def fill_report(report: Report, result: Any, config: CurationConfig) -> None:
         "reward_hacking": rh,
         "lengths": result.lengths,
         "throughput": {"seconds": round(result.seconds, 2), "rows_per_s": round(result.rows_per_s, 1)},
+        "models": result.models,
         "files": {"curated": "curated.jsonl", "quarantine": "quarantine.jsonl", "review": "review.csv"},
     })

@@ -29,6 +29,10 @@ def test_demo_end_to_end(tmp_path: Path, embedded_model: Path, capsys: pytest.Ca
     for rep in (a, b):
         assert rep["policy"]["sha256"] and rep["subjects"]["candidate"]["sha256"]
         assert rep["summary"]["metrics"]["baseline"] and rep["summary"]["metrics"]["candidate"]
+        # what judged it, so the verdict can be reproduced
+        judge = rep["summary"]["judge_info"]
+        assert judge["name"] == "minilm" and judge["encoder_layers"] == 4 and len(judge["head_sha256"]) == 64
+        assert judge["encoder_precision"] in ("float32", "bfloat16") and 0 < judge["measured_error"] < 0.1
     for f in ("report.md", "report.html"):
         assert (out / "gate" / "A" / f).is_file() and (out / "gate" / "B" / f).is_file()
     # only the passing candidate is in the registry
@@ -38,6 +42,9 @@ def test_demo_end_to_end(tmp_path: Path, embedded_model: Path, capsys: pytest.Ca
     # curation: every input row is curated or quarantined
     cur = json.loads((out / "curate" / "sft-raw" / "report.json").read_text())
     assert cur["verdict"] == "block"
+    models = cur["summary"]["models"]
+    assert models["judge"]["name"] == "minilm" and models["harm_classifier"]["name"] == "minilm-harm"
+    assert models["harm_classifier"]["encoder_layers"] == 4
     n_in = sum(1 for _ in (out / "data" / "sft.jsonl").open())
     n_out = sum(1 for _ in (out / "curate" / "sft-raw" / "curated.jsonl").open()) + sum(
         1 for _ in (out / "curate" / "sft-raw" / "quarantine.jsonl").open())

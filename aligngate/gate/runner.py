@@ -43,6 +43,10 @@ def _summary(ctx: GateContext) -> dict[str, Any]:
         if res is not None:
             out["metrics"][which] = {name: m.to_dict() for name, m in res.metrics.items()}
             out.setdefault("judge", res.judge)
+    if "judge" in out:
+        from aligngate.judge import describe
+
+        out["judge_info"] = describe(ctx.judge())
     for key in ("drift:refuse", "drift:comply", "kl"):
         val = ctx.computed(key)
         if val is not None:

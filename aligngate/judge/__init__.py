@@ -22,11 +22,35 @@ from typing import Any
 from aligngate.errors import JudgeError
 from aligngate.judge.base import LABELS, Judge, Judgement, Label
 
-__all__ = ["DEFAULT_JUDGE", "LABELS", "Judge", "Judgement", "Label", "get_judge", "judge_names", "register_judge"]
+__all__ = ["DEFAULT_JUDGE", "LABELS", "Judge", "Judgement", "Label", "describe", "get_judge", "judge_names",
+           "register_judge"]
 
 DEFAULT_JUDGE = "minilm"
 
 _FACTORIES: dict[str, Callable[..., Judge]] = {}
+
+
+def describe(model: Any) -> dict[str, Any]:
+    """What a report records about a judge or the harm classifier, so a verdict can be reproduced: its name, and
+    for the MiniLM heads the encoder precision and depth, the head's measured error and the sha256 of its arrays.
+    Never loads a model that has not been loaded yet."""
+    info: dict[str, Any] = {"name": getattr(model, "name", type(model).__name__)}
+    head = getattr(model, "_head", None)
+    if head is not None:
+        import hashlib
+
+        info["encoder_layers"] = head.meta.get("encoder_layers", 6)
+        digest = hashlib.sha256()
+        for key in sorted(head.arrays):
+            digest.update(key.encode() + head.arrays[key].tobytes())
+        info["head_sha256"] = digest.hexdigest()
+    encoder = getattr(model, "_encoder", None)
+    if encoder is not None and hasattr(encoder, "precision"):
+        info["encoder_precision"] = encoder.precision
+    error = getattr(model, "measured_error", None) if head is not None else None
+    if isinstance(error, int | float):
+        info["measured_error"] = error
+    return info
 
 
 def register_judge(name: str, factory: Callable[..., Judge]) -> None:
