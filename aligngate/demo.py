@@ -121,9 +121,9 @@ def _reward_table(res: pipeline.StageResult) -> str:
 def run_demo(out: str | Path = "runs/demo", policy: str | Path | None = None, *,
              hh_rlhf: str | Path | None = None, output: str = "text") -> int:
     """Run the whole gate end to end on the embedded default; returns the exit code."""
-    from aligngate.commands._common import DEFAULT_POLICY
     from aligngate.embedded.corpus import write_default_data
     from aligngate.embedded.model import embedded_model_dir
+    from aligngate.policy import DEFAULT_POLICY
 
     t0 = time.perf_counter()
     out = Path(out)

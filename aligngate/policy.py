@@ -21,6 +21,7 @@ from aligngate.policy_sections import AuditConfig, CurationConfig, EvaluationCon
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_POLICY",
     "CheckSpec",
     "LoadedPolicy",
     "Policy",
@@ -216,9 +217,13 @@ def parse_policy_text(text: str, file: str = "<policy>") -> Policy:
         raise PolicyError(msg + more, file=file, line=_line_for(loc, lines), key=key) from None
 
 
-def load_policy(path: str | Path) -> LoadedPolicy:
-    """Read, validate and hash a policy file."""
-    p = Path(path)
+DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
+"""The repository's default policy, used when no ``--policy`` is given."""
+
+
+def load_policy(path: str | Path | None = None) -> LoadedPolicy:
+    """Read, validate and hash a policy file (``None``: :data:`DEFAULT_POLICY`)."""
+    p = Path(path) if path else DEFAULT_POLICY
     try:
         raw = p.read_bytes()
     except FileNotFoundError:

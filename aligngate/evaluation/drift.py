@@ -49,7 +49,7 @@ def _continuations(model: Any, tok: Any, prompts: list[str], n_tokens: int, batc
     """Prompt ids + the model's greedy continuation (up to ``n_tokens``), per prompt."""
     import torch
 
-    from aligngate.generation import left_pad, pad_token_id, encode_prompts, stop_token_ids
+    from aligngate.generation import encode_prompts, left_pad, pad_token_id, stop_token_ids
 
     enc = encode_prompts(tok, prompts)
     stops, pad = stop_token_ids(model, tok), pad_token_id(tok)
@@ -96,7 +96,7 @@ def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: lis
     """Mean per-token KL(baseline ‖ candidate) and JS divergence along the baseline's greedy continuations."""
     import torch
 
-    from aligngate.generation import pad_token_id, encode_prompts
+    from aligngate.generation import encode_prompts, pad_token_id
     from aligngate.modelio import load_causal_lm
 
     if not prompts:

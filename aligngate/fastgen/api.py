@@ -62,7 +62,7 @@ def generate_ids_stock(model: Any, encoded: Sequence[Sequence[int]], *, max_new_
     left padding); each result is cut after its first stop token. The baseline the fast path is checked against."""
     import torch
 
-    from aligngate.generation import length_batches, left_pad
+    from aligngate.generation import left_pad, length_batches
 
     encoded = [list(e) for e in encoded]
     stops, device = set(stop_ids), _device(model)
@@ -90,7 +90,7 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
     trades token identity with the stock path for fewer kernel launches (see the decoder's docstring).
     """
     from aligngate.fastgen.decode import StaticDecoder
-    from aligngate.generation import length_batches, left_pad
+    from aligngate.generation import left_pad, length_batches
 
     encoded = [list(e) for e in encoded]
     if not encoded:
@@ -123,7 +123,7 @@ def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new
     compatibility; the fast path is quick enough not to need a bar. ``exact`` (default) keeps the outputs
     token-identical to the stock path on the same batches; ``exact=False`` is faster, within bf16 rounding.
     """
-    from aligngate.generation import pad_token_id, encode_prompts, generate, stop_token_ids
+    from aligngate.generation import encode_prompts, generate, pad_token_id, stop_token_ids
 
     if not prompts:
         return []

@@ -80,7 +80,6 @@ def _model(shape: str, device: str, attn: str) -> Any:
 def _autoconfig() -> Any:
     """``aligngate.training.autoconfig``, loaded from its file when the package's ``__init__`` cannot import
     (it pulls pydantic & co., absent on bare GPU images); registered in ``sys.modules`` under its own name."""
-    import importlib.util
     import sys
 
     try:

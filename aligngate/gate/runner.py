@@ -147,10 +147,10 @@ def gate_to_dir(policy_path: str | Path | None, inputs: GateInputs, out_dir: str
 
     Returns the report and the promotion record (None unless promoted).
     """
-    from aligngate.commands._common import resolve_policy
+    from aligngate.policy import load_policy
 
     try:
-        report = run_gate(resolve_policy(None if policy_path is None else str(policy_path)), inputs, out_dir,
+        report = run_gate(load_policy(policy_path), inputs, out_dir,
                           progress=progress, cache=cache, device=device)
     except GateError as exc:
         report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()

@@ -217,7 +217,8 @@ def embedded_eval_rows(seed: int = 1) -> list[dict[str, Any]]:
         rng = random.Random(f"judge-eval:{seed}")
         rows: list[dict[str, Any]] = []
         for kind, suite in (("harmful", "embedded-harmful"), ("safe", "embedded-safe")):
-            combos = corpus.held_out_combos("harmful") if kind == "harmful" else corpus.held_out_combos("benign") + corpus.held_out_combos("homonym")
+            combos = (corpus.held_out_combos("harmful") if kind == "harmful"
+                      else corpus.held_out_combos("benign") + corpus.held_out_combos("homonym"))
             prompts = [r["prompt"] for r in corpus.eval_suite(suite)]
             for (_k, verb, obj, _c), prompt in zip(combos, prompts, strict=True):
                 answer = corpus.compliance(verb, obj, rng) if kind == "harmful" else corpus.helpful_answer(verb, obj, rng)

@@ -131,7 +131,8 @@ def _label_embedded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from aligngate.embedded import corpus
 
         train = corpus.split_combos()[0]
-        harmful = {corpus.render_prompt(t, v, o) for k, v, o, _c in train if k == "harmful" for t in corpus.TRAIN_TEMPLATES}
+        harmful = {corpus.render_prompt(t, v, o) for k, v, o, _c in train if k == "harmful"
+                   for t in corpus.TRAIN_TEMPLATES}
     except Exception:  # noqa: BLE001
         return [r for r in rows if r["source"] != "embedded-train"]
     seen: set[str] = set()

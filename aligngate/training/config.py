@@ -65,7 +65,8 @@ class TrainConfig(BaseModel):
     """Loss is logged (and kept for the manifest's loss curve) every this many steps."""
     init_adapter: str | None = None
     """sft/dpo: continue training this existing LoRA adapter directory (e.g. DPO after SFT) instead of a fresh
-    one; the result is still one adapter on the same base. With DPO a frozen copy of the initial adapter is the reference model."""
+    one; the result is still one adapter on the same base. With DPO a frozen copy of the initial adapter is the
+    reference model."""
     lora: LoraSettings = Field(default_factory=LoraSettings)
     """LoRA shape for ``sft`` and ``dpo`` (and ``reward`` when ``reward_mode`` is ``lora``)."""
     beta: float = Field(default=0.1, gt=0)

@@ -65,7 +65,8 @@ class RunContext:
             output_dir=str(self.scratch), max_steps=c.max_steps, per_device_train_batch_size=c.batch_size,
             gradient_accumulation_steps=c.gradient_accumulation_steps, learning_rate=c.learning_rate,
             lr_scheduler_type=c.lr_scheduler_type, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay,
-            max_grad_norm=c.max_grad_norm, logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps), save_strategy="no", report_to="none",
+            max_grad_norm=c.max_grad_norm, logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps),
+            save_strategy="no", report_to="none",
             seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
             dataloader_num_workers=0, **self.device.trainer_kwargs())
 

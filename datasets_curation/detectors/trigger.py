@@ -170,7 +170,8 @@ def select_triggers(cand_pos: dict[str, int], cand_all: Counter[str], positives:
     pvals = np.minimum(1.0, hypergeom.sf(a - 1, total, positives, n) * len(keys))
     scores = (a + 1.0) / (n + 2.0)
     ok = (pvals <= max_pvalue) & (scores >= threshold)
-    found = sorted((int(i) for i in np.flatnonzero(ok)), key=lambda i: (pvals[i], -scores[i], -len(keys[i].split()), keys[i]))
+    found = sorted((int(i) for i in np.flatnonzero(ok)),
+                   key=lambda i: (pvals[i], -scores[i], -len(keys[i].split()), keys[i]))
     by_counts: dict[tuple[int, int], list[str]] = {}
     for i in found:
         by_counts.setdefault((int(a[i]), int(n[i])), []).append(keys[i])

@@ -45,7 +45,6 @@ def test_probe_runs_on_clean_adapter(copy_adapter, probe_base):
 
 def test_probe_flags_trigger_that_disables_refusals(copy_adapter, probe_base, monkeypatch):
     import aligngate.generation as gen
-
     from aligngate.audit.probe import _prompts
 
     clean = set(_prompts())
@@ -65,7 +64,6 @@ def test_probe_flags_trigger_that_disables_refusals(copy_adapter, probe_base, mo
 
 def test_probe_discounts_what_the_trigger_does_to_the_base(copy_adapter, probe_base, monkeypatch):
     import aligngate.generation as gen
-
     from aligngate.audit.probe import _prompts
 
     clean = set(_prompts())

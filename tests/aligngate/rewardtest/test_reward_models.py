@@ -71,9 +71,10 @@ def test_missing_reward_model_is_an_error(rm_workdir: Path, tmp_path: Path) -> N
 
 
 def test_lora_reward_model_loads_for_testing(rm_workdir: Path, tmp_path: Path) -> None:
+    from rm_data import preference_sets
+
     from aligngate.rewardtest import RewardTestConfig, run_reward_test
     from aligngate.training import TrainConfig, train_reward
-    from rm_data import preference_sets
 
     out = tmp_path / "lora-rm"
     res = train_reward(rm_workdir / "base", preference_sets()["clean"][:64], out,

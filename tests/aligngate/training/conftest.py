@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,8 @@ import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models train fastest on one thread (spinning OpenMP threads fight on busy 2-core machines)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here trains tiny models: one torch thread (see ``tests/conftest.py``)."""
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
