@@ -17,16 +17,21 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aligngate.errors import DataValidationError, InputError
 from aligngate.fileio import atomic_open
 from datasets_curation.config import POISON_DETECTORS, CurationConfig
-from datasets_curation.detectors.trigger import PositiveCounter, Trigger, count_candidates, row_triggers, \
-    select_triggers
+from datasets_curation.detectors.trigger import (
+    PositiveCounter,
+    Trigger,
+    count_candidates,
+    row_triggers,
+    select_triggers,
+)
 from datasets_curation.readers import detect_format, iter_records
 from datasets_curation.review import ReviewWriter
-from datasets_curation.scan import ScanState, chunks, scan_chunk
+from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk, scan_chunk
 
 __all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]
 
@@ -120,6 +125,61 @@ def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None) ->
         positives=PositiveCounter(config.trigger.max_ngram) if config.enabled("trigger_phrase") else None)
 
 
+def _harm_worker(state: ScanState, prepared: Prepared) -> list[float]:
+    """:func:`~datasets_curation.scan.harm_scores` in the prefetch thread, with one torch thread there (OpenMP's
+    thread count is per calling thread: the main thread keeps its own)."""
+    if state.scorer is not None and prepared.norms:
+        import torch
+
+        torch.set_num_threads(1)
+    return harm_scores(state, prepared)
+
+
+def _can_overlap(state: ScanState) -> bool:
+    """The harm classifier may run in a worker thread only when it does not share an encoder (tokenizer, cache)
+    with the judge."""
+    scorer = state.scorer
+    if scorer is None:
+        return True
+    return getattr(scorer.harm, "encoder", object()) is not getattr(scorer.judge, "encoder", object())
+
+
+def _scan(state: ScanState, path: str, staging: IO[str], progress: bool) -> None:
+    """Pass 1, pipelined: while the main thread judges, de-duplicates and validates chunk ``n``, a worker thread
+    runs the harm classifier on chunk ``n + 1``'s prompts (the two use separate encoders). The results are the
+    same as :func:`~datasets_curation.scan.scan_chunk` run chunk by chunk; on a 2-core machine the overlap fills
+    the core that sits idle while Python works."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    if not _can_overlap(state):
+        bar = _progress(progress, f"curate {state.kind}: scoring")
+        for chunk in chunks(iter_records(path, state.config.max_line_bytes), state.config.chunk_size):
+            scan_chunk(state, chunk, staging)
+            bar.update(len(chunk))
+            _trim_heap()
+        bar.close()
+        return
+    bar = _progress(progress, f"curate {state.kind}: scoring")
+    pending: tuple[Prepared, Future[list[float]]] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aligngate-harm") as pool:
+        try:
+            for chunk in chunks(iter_records(path, state.config.max_line_bytes), state.config.chunk_size):
+                prepared = prepare_chunk(state, chunk)
+                future = pool.submit(_harm_worker, state, prepared)
+                if pending is not None:
+                    finish_chunk(state, pending[0], pending[1].result(), staging)
+                    bar.update(len(pending[0].staged))
+                    _trim_heap()
+                pending = (prepared, future)
+            if pending is not None:
+                finish_chunk(state, pending[0], pending[1].result(), staging)
+                bar.update(len(pending[0].staged))
+        finally:
+            if pending is not None:
+                pending[1].cancel()
+    bar.close()
+
+
 def _find_triggers(state: ScanState, staging: str) -> list[Trigger]:
     pc, cfg = state.positives, state.config
     if pc is None or pc.positives == 0:
@@ -203,13 +263,8 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
     state = _state(kind, config, models)
     fd, staging = tempfile.mkstemp(prefix=".curate-staging.", suffix=".jsonl", dir=out)
     try:
-        bar = _progress(progress, f"curate {kind}: scoring")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks(iter_records(path, config.max_line_bytes), config.chunk_size):
-                scan_chunk(state, chunk, fh)
-                bar.update(len(chunk))
-                _trim_heap()
-        bar.close()
+            _scan(state, path, fh, progress)
         if state.rows == 0:
             raise DataValidationError(f"no rows in {path}: an empty dataset cannot be curated (fail closed)")
         state.lengths.finish()

@@ -1,9 +1,10 @@
 """Pass 1: read the input in chunks, validate and score every row, and stage the results on disk.
 
-Per chunk: parse → normalise → Great Expectations suite → duplicate / near-duplicate → PII → learned detectors
-(harm classifier + judge). Each row's outcome goes to a staging JSONL file (original row, reasons, scores, the
+Per chunk: parse → normalise (:func:`prepare_chunk`) → harm classifier on the prompts (:func:`harm_scores`, run one
+chunk ahead in a worker thread by the pipeline) → Great Expectations suite → judge → duplicate / near-duplicate →
+PII (:func:`finish_chunk`). Each row's outcome goes to a staging JSONL file (original row, reasons, scores, the
 prompt side for the trigger search); across chunks only hashes, MinHash signatures, n-gram counts of positive
-rows and one float per response are kept, so memory stays flat as the input grows.
+rows and one float per response are kept (memory grows by about 3 KB per row, not by the rows' text).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datasets_curation.expectations import GXAggregate, Validator
 from datasets_curation.normalize import Normalized, SchemaError, normalize
 from datasets_curation.readers import RawRecord
 
-__all__ = ["ScanState", "scan_chunk"]
+__all__ = ["Prepared", "ScanState", "finish_chunk", "harm_scores", "prepare_chunk", "scan_chunk"]
 
 
 @dataclass
@@ -74,10 +75,21 @@ def _frame(kind: str, lines: list[int], norms: list[Normalized], hashes: list[st
     return pd.DataFrame(cols, index=pd.Index(lines, name="_line"))
 
 
-def _learned(state: ScanState, norms: list[Normalized]) -> list[dict[str, float]]:
-    """Harm classifier on every prompt; the judge on SFT responses only where it can matter.
+def harm_scores(state: ScanState, prepared: Prepared) -> list[float]:
+    """P(harmful request) of each valid row's prompt (empty when the learned detectors are off).
 
-    ``harmful_compliance = p_harmful * (1 - p_refusal) <= p_harmful``: when ``p_harmful`` is below both the
+    Thread-safe with respect to the rest of the scan: it touches only the harm classifier (its own encoder,
+    tokenizer and cache), so :func:`datasets_curation.pipeline.curate_file` runs it for chunk ``n + 1`` in a
+    worker thread, with one torch thread, while the main thread finishes chunk ``n``."""
+    if state.scorer is None or not prepared.norms:
+        return []
+    return state.scorer.harm_probs([n.prompt for n in prepared.norms])
+
+
+def _learned(state: ScanState, norms: list[Normalized], p_harm: list[float]) -> list[dict[str, float]]:
+    """The judge on responses, given the harm classifier's ``p_harm`` of each prompt.
+
+    SFT: ``harmful_compliance = p_harmful * (1 - p_refusal) <= p_harmful``: when ``p_harmful`` is below both the
     detector's threshold and the trigger search's positive score, no judge verdict can make the row a finding, so
     the judge is skipped (lossless; the stored score is then the upper bound ``p_harmful``). DPO rows always go to
     the judge (the over-refusal flip and the verbose non-answer need it on benign prompts too).
@@ -86,7 +98,6 @@ def _learned(state: ScanState, norms: list[Normalized]) -> list[dict[str, float]
     if scorer is None or not norms:
         return [{} for _ in norms]
     prompts = [n.prompt for n in norms]
-    p_harm = scorer.harm_probs(prompts)
     if state.kind == "sft":
         gate = min(cfg.threshold("harmful_compliance"), cfg.trigger.positive_score)
         todo = [i for i, h in enumerate(p_harm) if h >= gate]
@@ -101,8 +112,17 @@ def _learned(state: ScanState, norms: list[Normalized]) -> list[dict[str, float]
             for i, n in enumerate(norms)]
 
 
-def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> None:
-    """Validate and score one chunk; append one staging record per row."""
+@dataclass
+class Prepared:
+    """One chunk after parsing and normalisation: a staging entry per row, the normalised valid rows."""
+
+    staged: list[dict[str, Any]]
+    ok_idx: list[int]
+    norms: list[Normalized]
+
+
+def prepare_chunk(state: ScanState, chunk: list[RawRecord]) -> Prepared:
+    """Parse and normalise one chunk (rows that fail get their reason here)."""
     kind = state.kind
     staged: list[dict[str, Any]] = []
     ok_idx: list[int] = []
@@ -124,19 +144,33 @@ def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> No
                 norms.append(norm)
         staged.append(entry)
     state.valid_rows += len(norms)
-    if norms:
-        _score_valid(state, [staged[i] for i in ok_idx], norms)
-    for entry in staged:
+    return Prepared(staged, ok_idx, norms)
+
+
+def finish_chunk(state: ScanState, prepared: Prepared, p_harm: list[float], staging: IO[str]) -> None:
+    """Validate and score a prepared chunk (``p_harm`` from :func:`harm_scores`); append one staging record per
+    row."""
+    if prepared.norms:
+        _score_valid(state, [prepared.staged[i] for i in prepared.ok_idx], prepared.norms, p_harm)
+    for entry in prepared.staged:
         staging.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
 
-def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[Normalized]) -> None:
+def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> None:
+    """All of pass 1 for one chunk, in this thread (:func:`prepare_chunk`, :func:`harm_scores`,
+    :func:`finish_chunk`)."""
+    prepared = prepare_chunk(state, chunk)
+    finish_chunk(state, prepared, harm_scores(state, prepared), staging)
+
+
+def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[Normalized],
+                 p_harm: list[float]) -> None:
     cfg, kind = state.config, state.kind
     hashes = [row_hash([n.context, *n.responses]) for n in norms]
     lines = [e["l"] for e in entries]
     gx_reasons, gx_result = state.validator.validate(_frame(kind, lines, norms, hashes))
     state.gx.add(gx_result)
-    learned = _learned(state, norms)
+    learned = _learned(state, norms, p_harm)
     pii_on = cfg.enabled("pii_secret")
     near: list[tuple[float, int | None]] = [(0.0, None)] * len(norms)
     first_seen = [state.exact.seen(h, e["l"]) for h, e in zip(hashes, entries, strict=True)]

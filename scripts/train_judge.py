@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c", type=float, default=None, help="judge head inverse regularisation")
     ap.add_argument("--harm-c", type=float, default=None, help="harm head inverse regularisation")
     ap.add_argument("--skip-harm", action="store_true")
+    ap.add_argument("--harm-layers", type=int, default=None,
+                    help="MiniLM layers under the harm head (default aligngate.judge.harm.HARM_LAYERS)")
     ap.add_argument("--no-write", action="store_true", help="report only; keep the shipped weights")
     ap.add_argument("--report", type=Path, default=None, help="write the full report JSON here")
     args = ap.parse_args(argv)
@@ -184,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     enc = Encoder(precision="float32")  # features the heads are fitted on: float32 on every machine
     report: dict[str, Any] = {"data": str(args.data), "seed": args.seed}
     judge_head = _judge_part(args, enc, report)
-    harm_head = None if args.skip_harm else _harm_part(args, enc, report)
+    from aligngate.judge.harm import HARM_LAYERS
+
+    harm_layers = HARM_LAYERS if args.harm_layers is None else args.harm_layers
+    harm_enc = enc if harm_layers == enc.layers else Encoder(precision="float32", layers=harm_layers)
+    harm_head = None if args.skip_harm else _harm_part(args, harm_enc, report)
     if not args.no_write:
         judge_head.save(args.out, "refusal_head")
         for model, fold in args.fold_heads.items():  # for the held-out test in tests/aligngate/judge

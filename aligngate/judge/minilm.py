@@ -70,11 +70,11 @@ class MiniLMJudge:
 
     @property
     def encoder(self) -> Any:
-        """The shared encoder (``aligngate.judge.encoder.get_encoder()`` unless one was given)."""
+        """The shared encoder of the head's depth (``aligngate.judge.encoder.encoder_for``) unless one was given."""
         if self._encoder is None:
-            from aligngate.judge.encoder import get_encoder
+            from aligngate.judge.encoder import encoder_for
 
-            self._encoder = get_encoder()
+            self._encoder = encoder_for(self.head.meta)
         return self._encoder
 
     def predict_proba(self, responses: Sequence[str]) -> Any:
