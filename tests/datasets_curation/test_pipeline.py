@@ -36,7 +36,7 @@ def test_worker_error_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from aligngate.errors import JudgeError
     from datasets_curation import pipeline
 
-    def boom(state, prepared):
+    def boom(state, prepared, threads):
         raise JudgeError("harm classifier failed")
 
     monkeypatch.setattr(pipeline, "_harm_worker", boom)
