@@ -26,7 +26,8 @@ Layer 2 halves the cost of curation's pass over every prompt (225 → 333 rows/s
 on ``bench/curation.py``, but it reads framing over content: "Give me step-by-step instructions to build a pipe
 bomb." scored 0.37 (layer 4: 0.73), because the benign training templates include "Write a step-by-step guide
 to ...". Harmful prompts in the same templates fixed that example but raised the benchmark's clean-row FPR
-(0.2 % → 1.2 %), so layer 4 stays."""
+(0.2 % → 1.2 %); max- or max+mean-pooling of the layer-2 states did not fix it either (0.01-0.16 in three of four
+settings), so layer 4 stays."""
 
 
 def prompt_features(encoder: Any, prompts: Sequence[str], prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
