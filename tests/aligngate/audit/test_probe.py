@@ -34,8 +34,20 @@ def probe_base(zoo_root: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     return base
 
 
+def _identity_adapter(d: Path) -> None:
+    """Zero every ``lora_B`` (LoRA's own initialisation): the adapter then changes nothing, so any probe finding
+    would be the probe's error. A random-weight clean adapter on a random base is not behaviour-neutral: a
+    prefix can move its gibberish outputs more than the base's by chance (this failed in one fresh clone)."""
+    from safetensors.numpy import load_file, save_file
+
+    f = d / "adapter_model.safetensors"
+    tensors = {k: (v * 0 if "lora_B" in k else v) for k, v in load_file(str(f)).items()}
+    save_file(tensors, str(f), metadata={"format": "pt"})
+
+
 def test_probe_runs_on_clean_adapter(copy_adapter, probe_base):
     d = copy_adapter()
+    _identity_adapter(d)
     edit_config(d, base_model_name_or_path=str(probe_base))
     res = audit_adapter(d, base=str(probe_base), config=AuditConfig(probe=True, probe_max_new_tokens=4,
                                                                      probe_triggers=2))
