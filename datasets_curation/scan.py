@@ -24,7 +24,7 @@ from datasets_curation.expectations import GXAggregate, Validator
 from datasets_curation.normalize import Normalized, SchemaError, normalize
 from datasets_curation.readers import RawRecord
 
-__all__ = ["Prepared", "ScanState", "finish_chunk", "harm_scores", "prepare_chunk", "scan_chunk"]
+__all__ = ["Prepared", "ScanState", "finish_chunk", "harm_scores", "prepare_chunk"]
 
 
 @dataclass
@@ -80,7 +80,7 @@ def harm_scores(state: ScanState, prepared: Prepared) -> list[float]:
 
     Thread-safe with respect to the rest of the scan: it touches only the harm classifier (its own encoder,
     tokenizer and cache), so :func:`datasets_curation.pipeline.curate_file` runs it for chunk ``n + 1`` in a
-    worker thread, with one torch thread, while the main thread finishes chunk ``n``."""
+    worker thread while the main thread finishes chunk ``n``."""
     if state.scorer is None or not prepared.norms:
         return []
     return state.scorer.harm_probs([n.prompt for n in prepared.norms])
@@ -154,13 +154,6 @@ def finish_chunk(state: ScanState, prepared: Prepared, p_harm: list[float], stag
         _score_valid(state, [prepared.staged[i] for i in prepared.ok_idx], prepared.norms, p_harm)
     for entry in prepared.staged:
         staging.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-
-
-def scan_chunk(state: ScanState, chunk: list[RawRecord], staging: IO[str]) -> None:
-    """All of pass 1 for one chunk, in this thread (:func:`prepare_chunk`, :func:`harm_scores`,
-    :func:`finish_chunk`)."""
-    prepared = prepare_chunk(state, chunk)
-    finish_chunk(state, prepared, harm_scores(state, prepared), staging)
 
 
 def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[Normalized],

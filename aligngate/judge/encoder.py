@@ -35,8 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 __all__ = ["DIM", "LAYERS", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "encoder_for",
-           "get_encoder",
-           "resolve_precision"]
+           "get_encoder", "resolve_precision"]
 
 DIM = 384
 """Embedding width of all-MiniLM-L6-v2."""
@@ -138,7 +137,7 @@ class Encoder:
                 model = model.to(torch.bfloat16)
             model.eval()
             self._model = model
-        except Exception as exc:
+        except Exception as exc:  # any load failure is a JudgeError
             raise JudgeError(f"could not load the MiniLM encoder from {self.path}: {exc}") from exc
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
