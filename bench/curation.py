@@ -275,18 +275,47 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def reference_rate(texts: list[str], n: int = 2048) -> float:
+    """Machine reference, measured in the same run: sentences/s of stock all-MiniLM-L6-v2 (``transformers``,
+    all 6 layers, float32, batch 64, mean pooling: the sentence-transformers recipe) on ``n`` of ``texts``.
+    Curation's rows/s over this rate compares runs on machines of different speed (2-core hosts here have
+    differed by 1.5x in CPU time per row for the same commit)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from aligngate.judge.encoder import model_path
+
+    tok, model = AutoTokenizer.from_pretrained(model_path()), AutoModel.from_pretrained(model_path()).eval()
+    sample = texts[:n]
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, len(sample), 64):
+            enc = tok(sample[start : start + 64], padding=True, truncation=True, max_length=128, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1)
+    return len(sample) / (time.perf_counter() - t0)
+
+
 def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Random, models: Any,
-               harmful_share: float) -> dict[str, Any]:
+               harmful_share: float, filler: str = "words") -> dict[str, Any]:
     """Curate ``n`` distinct SFT rows recombined from the pools (``harmful_share`` of them harmful requests);
-    rows/s (wall, and per 2 CPU-seconds: what 2 dedicated cores would give on a shared machine) and peak RSS."""
+    rows/s (wall, and per 2 CPU-seconds: what 2 dedicated cores would give on a shared machine) and peak RSS.
+
+    Each row is made distinct by a reference number and a tail appended to prompt and response: ``words``
+    (default) is 8 random words of real XSTest answers, ``sentence`` one sentence of them. Either tail makes the
+    harm head read many benign prompts as harmful (it was trained on requests without appended text), so the judge
+    reads 55-75 % of rows although 20 % of requests are harmful: a worst case for throughput."""
     benign = [p for p, _, _ in pools["xs_safe"]]
     harmful = pools["harmful"] + [p for p, _ in pools["jbb_complied"]]
     answers = [c for _, c, _ in pools["xs_safe"]] + [c for _, c in pools["jbb_complied"]] + REFUSALS
-    words = " ".join(c for _, c, lab in pools["xs_safe"] if lab == "1_full_compliance").split()  # benign filler
+    answered = [c for _, c, lab in pools["xs_safe"] if lab == "1_full_compliance"]
+    words = " ".join(answered).split()  # benign filler
+    sentences = [s for c in answered for s in re.split(r"(?<=[.!?])\s+", c.replace("\n", " ")) if 30 <= len(s) <= 200]
     src = tmp / f"throughput-{harmful_share}.jsonl"
     with open(src, "w", encoding="utf-8") as fh:
         for i in range(n):
-            tail = " ".join(rng.choices(words, k=8))
+            tail = " ".join(rng.choices(words, k=8)) if filler == "words" else rng.choice(sentences)
             prompt = rng.choice(harmful if rng.random() < harmful_share else benign)
             fh.write(json.dumps({"prompt": f"{prompt} (ref {i}) {tail}",
                                  "completion": f"{rng.choice(answers)}\n\n{tail}"}) + "\n")
@@ -296,7 +325,10 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from aligngate.judge.encoder import get_encoder
 
-    return {"rows": n, "harmful_share": harmful_share, "encoder_precision": get_encoder().precision, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
+    with open(src, encoding="utf-8") as fh:
+        ref = reference_rate([json.loads(line)["prompt"] for _, line in zip(range(2048), fh, strict=False)])
+    return {"reference_sentences_per_s": round(ref, 1), "rows_per_reference_sentence": round(n / secs / ref, 3),
+            "rows": n, "harmful_share": harmful_share, "filler": filler, "encoder_precision": get_encoder().precision, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
             "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined,
             "by_detector": res.detector_counts}
 
@@ -338,7 +370,11 @@ def summary_table(results: dict[str, Any]) -> str:
         t = results["throughput"]
         lines.append("")
         lines.append(f"Throughput: {t['rows']} rows, {t['rows_per_s']} rows/s wall ({t['rows_per_2cpu_s']} per 2 "
-                     f"CPU-seconds), peak RSS {t['peak_rss_mb']:.0f} MB, encoder {t.get('encoder_precision')}")
+                     f"CPU-seconds), peak RSS {t['peak_rss_mb']:.0f} MB, encoder {t.get('encoder_precision')}, "
+                     f"{t.get('filler')} filler")
+        lines.append(f"Machine reference: stock all-MiniLM-L6-v2 (fp32, 6 layers) {t['reference_sentences_per_s']} "
+                     f"sentences/s on these prompts; curation = {t['rows_per_reference_sentence']} rows per "
+                     "reference sentence")
     return "\n".join(lines)
 
 
@@ -352,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--harmful-share", type=float, default=0.2,
                     help="share of harmful requests in the throughput rows (the judge reads only those)")
+    ap.add_argument("--filler", choices=("words", "sentence"), default="words",
+                    help="tail that makes throughput rows distinct (see throughput())")
     ap.add_argument("--only", choices=("sft", "sft_heldout", "trigger", "dpo", "throughput"), action="append")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -407,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"by_label": score(variant, tmp / f"out-{name}"),
                              "by_source": score(variant, tmp / f"out-{name}", "_src")}
     if "throughput" in only and not args.skip_throughput:
-        results["throughput"] = throughput(pools, args.rows, tmp, rng, models, args.harmful_share)
+        results["throughput"] = throughput(pools, args.rows, tmp, rng, models, args.harmful_share, args.filler)
     print(json.dumps(results, indent=1))
     print("\n" + summary_table(results))
     (tmp / "bench-results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
