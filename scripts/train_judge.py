@@ -107,6 +107,13 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
     x_all = prompt_features(enc, [r["prompt"] for r in rows + emb_rows], DEFAULT_PROMPT_TOKENS)
     x, x_emb = x_all[: len(rows)], x_all[len(rows) :]
     y = np.array([r["harmful"] for r in rows])
+    # label-preserving copies with neutral context appended (training.harm_augment); each stays in its row's split
+    copies = [prompt_features(enc, training.harm_augment([r["prompt"] for r in rows], args.seed), DEFAULT_PROMPT_TOKENS)]
+
+    def fit(sel: Any) -> Any:
+        return training.fit_harm_head(np.vstack([x[sel]] + [c[sel] for c in copies]),
+                                      np.concatenate([y[sel]] * (1 + len(copies))), args.harm_c)
+
     src = [r["source"] for r in rows]
     counts: dict[str, list[int]] = {}
     for r in rows:
@@ -124,7 +131,7 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         test_idx += idx[: max(1, round(0.2 * len(idx)))]
     test = np.zeros(len(rows), dtype=bool)
     test[test_idx] = True
-    h = training.fit_harm_head(x[~test], y[~test], args.harm_c)
+    h = fit(~test)
     p = h.predict_proba(x[test])[:, 1]
     split = training.harm_metrics(list(p), list(y[test]))
     per_source = {}
@@ -133,15 +140,22 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         per_source[s] = training.harm_metrics(list(h.predict_proba(x[sel])[:, 1]), list(y[sel]))
     split["per_source"] = per_source
     report["harm_holdout_80_20"] = split
-    print(f"[harm] 80/20 hold-out: acc {split['accuracy']:.3f} FPR {split['fpr']:.3f} TPR {split['tpr']:.3f}",
-          file=sys.stderr)
+    # the same hold-out rows with other context (another seed's copies) or random words appended: robustness
+    held = [r["prompt"] for i, r in enumerate(rows) if test[i]]
+    for name, texts in (("context", training.harm_augment(held, args.seed + 1)),
+                        ("words", training.word_salad(held, enc.words(), args.seed))):
+        m = training.harm_metrics(list(h.predict_proba(prompt_features(enc, texts, DEFAULT_PROMPT_TOKENS))[:, 1]),
+                                  list(y[test]))
+        split[f"appended_{name}"] = m
+        print(f"[harm] 80/20 hold-out, {name} appended: acc {m['accuracy']:.3f} FPR {m['fpr']:.3f} "
+              f"TPR {m['tpr']:.3f}", file=sys.stderr)
     xs = np.array([s.startswith("xstest") for s in src])
-    h2 = training.fit_harm_head(x[~xs], y[~xs], args.harm_c)
+    h2 = fit(~xs)
     lxo = training.harm_metrics(list(h2.predict_proba(x[xs])[:, 1]), list(y[xs]))
     report["harm_leave_xstest_out"] = lxo
     print(f"[harm] leave-XSTest-out: acc {lxo['accuracy']:.3f} FPR {lxo['fpr']:.3f} TPR {lxo['tpr']:.3f}",
           file=sys.stderr)
-    head = training.fit_harm_head(x, y, args.harm_c)
+    head = fit(np.ones(len(rows), dtype=bool))
     if emb_rows:
         em = training.harm_metrics(list(head.predict_proba(x_emb)[:, 1]), [r["harmful"] for r in emb_rows])
         report["harm_embedded_heldout_suites"] = em
@@ -150,6 +164,7 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         "prompt_tokens": DEFAULT_PROMPT_TOKENS, "threshold": 0.5, "seed": args.seed, "encoder_layers": enc.layers,
         "encoder": _encoder_desc(enc),
         "training_rows": report["harm_training_rows"],
+        "augmentation": "training.harm_augment: a copy of each row with neutral context appended",
         "metrics": {"holdout_80_20": {k: v for k, v in split.items() if k != "per_source"},
                     "leave_xstest_out": lxo, "embedded_heldout_suites": report.get("harm_embedded_heldout_suites")},
     })

@@ -140,6 +140,13 @@ class Encoder:
         except Exception as exc:  # any load failure is a JudgeError
             raise JudgeError(f"could not load the MiniLM encoder from {self.path}: {exc}") from exc
 
+    def words(self) -> list[str]:
+        """Whole lower-case words (3+ letters) of the tokenizer's vocabulary, sorted."""
+        import re
+
+        self._load()
+        return sorted(w for w in self._tok.get_vocab() if re.fullmatch(r"[a-z]{3,}", w))
+
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids of each text (no special tokens)."""
         self._load()

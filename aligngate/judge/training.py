@@ -10,8 +10,20 @@ from typing import Any
 from aligngate.judge import data
 
 __all__ = [
-    "CLASSES", "HARM_C", "JUDGE_C", "INJECTIONS", "augment", "harm_rows", "judge_rows", "lomo_table",
-    "fit_judge_head", "fit_harm_head", "harm_metrics", "truncate_words",
+    "CLASSES",
+    "HARM_C",
+    "INJECTIONS",
+    "JUDGE_C",
+    "augment",
+    "fit_harm_head",
+    "fit_judge_head",
+    "harm_augment",
+    "harm_metrics",
+    "harm_rows",
+    "judge_rows",
+    "lomo_table",
+    "truncate_words",
+    "word_salad",
 ]
 
 CLASSES = ["compliance", "partial_refusal", "refusal"]
@@ -123,6 +135,49 @@ def harm_rows(root: Any = None) -> list[dict[str, Any]]:
     rows += [{"prompt": p, "harmful": 1, "source": "harmful-handwritten"} for p in harmful_prompts()]
     rows += [{"prompt": r["prompt"], "harmful": 0, "source": "embedded-train"} for r in data.embedded_judge_rows()]
     return _label_embedded(rows)
+
+
+def _doc_sentences() -> list[str]:
+    """Plain English sentences of Python's own documentation (``pydoc_data``, in every CPython): neutral text."""
+    import re
+    from pydoc_data.topics import topics
+
+    out = []
+    for text in topics.values():
+        for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", text)):
+            if 30 <= len(s) <= 200 and re.match(r"[A-Z][a-z]", s) and not re.search(r"[{}\[\]=*`|]|\.\.\.", s):
+                out.append(s)
+    return list(dict.fromkeys(out))
+
+
+def harm_augment(prompts: Sequence[str], seed: int = 0) -> list[str]:
+    """A label-preserving copy of each prompt with neutral context appended, for the harm head's training rows:
+    one or two sentences of Python's documentation, a benign request, or both. Without it the head, trained on
+    bare requests, read context after a request as harm: on the 80/20 hold-out with other context appended,
+    FPR 0.462 (with the copies: 0.132, TPR 0.899 -> 0.892); on bare prompts FPR 0.036 -> 0.046, TPR 0.985 ->
+    0.983. Copies with random words appended as well cost recall on bare XSTest-unsafe prompts (0.93 -> 0.825),
+    so word salad is only measured (:func:`word_salad`), not trained on."""
+    from aligngate.judge.benign import benign_prompts
+
+    rng = random.Random(f"harm-augment:{seed}")
+    sentences, requests = _doc_sentences(), benign_prompts()
+    out = []
+    for p in prompts:
+        k = rng.random()
+        if k < 0.6:
+            tail = " ".join(rng.choices(sentences, k=rng.randint(1, 2)))
+        elif k < 0.8:
+            tail = rng.choice(requests)
+        else:
+            tail = rng.choice(sentences) + " " + rng.choice(requests)
+        out.append(p + (" " if rng.random() < 0.7 else "\n\n") + tail)
+    return out
+
+
+def word_salad(prompts: Sequence[str], words: Sequence[str], seed: int = 0) -> list[str]:
+    """Each prompt with 4-16 random ``words`` appended (a robustness check of the harm head)."""
+    rng = random.Random(f"word-salad:{seed}")
+    return [p + " " + " ".join(rng.choices(words, k=rng.randint(4, 16))) for p in prompts]
 
 
 def _label_embedded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
