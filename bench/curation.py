@@ -18,7 +18,8 @@ Datasets built (every planted row is known, so recall and false-positive rates a
   flipped. XSTest pairs (same prompt, one model refusing and another complying, by human labels: the refusal is
   preferred on unsafe prompts, the answer on safe ones) curated twice, as labelled (false-positive rate) and all
   flipped (recall), in separate files so a pair never meets its own mirror image.
-* Throughput: ``--rows`` distinct SFT rows (pools recombined) with every detector on; rows/s and peak RSS.
+* Throughput: ``--rows`` distinct SFT rows (pools recombined) with every detector on; rows/s, peak RSS and a
+  machine reference measured in the same run (stock all-MiniLM-L6-v2 sentences/s; see ``reference_rate``).
 
 Prints per-detector recall and false-positive rate. The learned detectors use the real judge and harm classifier.
 """
