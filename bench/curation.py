@@ -304,9 +304,9 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     rows/s (wall, and per 2 CPU-seconds: what 2 dedicated cores would give on a shared machine) and peak RSS.
 
     Each row is made distinct by a reference number and a tail appended to prompt and response: ``words``
-    (default) is 8 random words of real XSTest answers, ``sentence`` one sentence of them. Either tail makes the
-    harm head read many benign prompts as harmful (it was trained on requests without appended text), so the judge
-    reads 55-75 % of rows although 20 % of requests are harmful: a worst case for throughput."""
+    (default) is 8 random words of real XSTest answers, ``sentence`` one sentence of them (some on sensitive
+    topics). The harm head still reads many such benign prompts as harmful (word salad fools it), so the judge
+    reads about half the rows although 20 % of requests are harmful: a hard case for throughput."""
     benign = [p for p, _, _ in pools["xs_safe"]]
     harmful = pools["harmful"] + [p for p, _ in pools["jbb_complied"]]
     answers = [c for _, c, _ in pools["xs_safe"]] + [c for _, c in pools["jbb_complied"]] + REFUSALS
@@ -329,7 +329,8 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     with open(src, encoding="utf-8") as fh:
         ref = reference_rate([json.loads(line)["prompt"] for _, line in zip(range(2048), fh, strict=False)])
     return {"reference_sentences_per_s": round(ref, 1), "rows_per_reference_sentence": round(n / secs / ref, 3),
-            "rows": n, "harmful_share": harmful_share, "filler": filler, "encoder_precision": get_encoder().precision, "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
+            "rows": n, "harmful_share": harmful_share, "filler": filler, "encoder_precision": get_encoder().precision,
+            "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
             "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined,
             "by_detector": res.detector_counts}
 

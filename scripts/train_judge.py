@@ -107,12 +107,11 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
     x_all = prompt_features(enc, [r["prompt"] for r in rows + emb_rows], DEFAULT_PROMPT_TOKENS)
     x, x_emb = x_all[: len(rows)], x_all[len(rows) :]
     y = np.array([r["harmful"] for r in rows])
-    # label-preserving copies with neutral context appended (training.harm_augment); each stays in its row's split
-    copies = [prompt_features(enc, training.harm_augment([r["prompt"] for r in rows], args.seed), DEFAULT_PROMPT_TOKENS)]
+    # a label-preserving copy of each row with neutral context appended (training.harm_augment), in its row's split
+    x_ctx = prompt_features(enc, training.harm_augment([r["prompt"] for r in rows], args.seed), DEFAULT_PROMPT_TOKENS)
 
     def fit(sel: Any) -> Any:
-        return training.fit_harm_head(np.vstack([x[sel]] + [c[sel] for c in copies]),
-                                      np.concatenate([y[sel]] * (1 + len(copies))), args.harm_c)
+        return training.fit_harm_head(np.vstack([x[sel], x_ctx[sel]]), np.concatenate([y[sel], y[sel]]), args.harm_c)
 
     src = [r["source"] for r in rows]
     counts: dict[str, list[int]] = {}
@@ -140,6 +139,8 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         per_source[s] = training.harm_metrics(list(h.predict_proba(x[sel])[:, 1]), list(y[sel]))
     split["per_source"] = per_source
     report["harm_holdout_80_20"] = split
+    print(f"[harm] 80/20 hold-out: acc {split['accuracy']:.3f} FPR {split['fpr']:.3f} TPR {split['tpr']:.3f}",
+          file=sys.stderr)
     # the same hold-out rows with other context (another seed's copies) or random words appended: robustness
     held = [r["prompt"] for i, r in enumerate(rows) if test[i]]
     for name, texts in (("context", training.harm_augment(held, args.seed + 1)),
