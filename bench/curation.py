@@ -298,6 +298,48 @@ def reference_rate(texts: list[str], n: int = 2048) -> float:
     return len(sample) / (time.perf_counter() - t0)
 
 
+class RssSampler:
+    """Samples this process's resident set (``/proc/self/statm``) every ``every`` seconds in a daemon thread, so
+    the run can show whether memory keeps growing: the peak over the first and the second half of the run."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        import os
+        import threading
+
+        self.every = every
+        self.samples: list[tuple[float, float]] = []
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _rss_mb(self) -> float:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * self._page_mb
+
+    def _loop(self) -> None:
+        t0 = time.perf_counter()
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter() - t0, self._rss_mb()))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def halves(self) -> tuple[float, float]:
+        """Peak RSS (MB) in the first and in the second half of the sampled time (0, 0 without samples)."""
+        if not self.samples:
+            return 0.0, 0.0
+        mid = self.samples[-1][0] / 2
+        first = max((r for t, r in self.samples if t <= mid), default=0.0)
+        second = max((r for t, r in self.samples if t > mid), default=first)
+        return first, second
+
+
 def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Random, models: Any,
                harmful_share: float, filler: str = "words") -> dict[str, Any]:
     """Curate ``n`` distinct SFT rows recombined from the pools (``harmful_share`` of them harmful requests);
@@ -321,9 +363,11 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
             fh.write(json.dumps({"prompt": f"{prompt} (ref {i}) {tail}",
                                  "completion": f"{rng.choice(answers)}\n\n{tail}"}) + "\n")
     t0, c0 = time.perf_counter(), _cpu()
-    res = run(src, "sft", tmp / "out-throughput", models)
+    with RssSampler() as rss:
+        res = run(src, "sft", tmp / "out-throughput", models)
     secs, cpu = time.perf_counter() - t0, _cpu() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    first_half, second_half = rss.halves()
     from aligngate.judge.encoder import get_encoder
 
     with open(src, encoding="utf-8") as fh:
@@ -331,7 +375,9 @@ def throughput(pools: dict[str, list[Any]], n: int, tmp: Path, rng: random.Rando
     return {"reference_sentences_per_s": round(ref, 1), "rows_per_reference_sentence": round(n / secs / ref, 3),
             "rows": n, "harmful_share": harmful_share, "filler": filler, "encoder_precision": get_encoder().precision,
             "seconds": round(secs, 1), "rows_per_s": round(n / secs, 1),
-            "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1), "quarantined": res.quarantined,
+            "rows_per_2cpu_s": round(2 * n / cpu, 1), "peak_rss_mb": round(peak, 1),
+            "peak_rss_mb_first_half": round(first_half, 1), "peak_rss_mb_second_half": round(second_half, 1),
+            "quarantined": res.quarantined,
             "by_detector": res.detector_counts}
 
 
@@ -372,8 +418,9 @@ def summary_table(results: dict[str, Any]) -> str:
         t = results["throughput"]
         lines.append("")
         lines.append(f"Throughput: {t['rows']} rows, {t['rows_per_s']} rows/s wall ({t['rows_per_2cpu_s']} per 2 "
-                     f"CPU-seconds), peak RSS {t['peak_rss_mb']:.0f} MB, encoder {t.get('encoder_precision')}, "
-                     f"{t.get('filler')} filler")
+                     f"CPU-seconds), peak RSS {t['peak_rss_mb']:.0f} MB (first half of the run "
+                     f"{t['peak_rss_mb_first_half']:.0f} MB, second half {t['peak_rss_mb_second_half']:.0f} MB), "
+                     f"encoder {t.get('encoder_precision')}, {t.get('filler')} filler")
         lines.append(f"Machine reference: stock all-MiniLM-L6-v2 (fp32, 6 layers) {t['reference_sentences_per_s']} "
                      f"sentences/s on these prompts; curation = {t['rows_per_reference_sentence']} rows per "
                      "reference sentence")

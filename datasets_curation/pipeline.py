@@ -1,6 +1,8 @@
 """The single entry point: :func:`curate_file`.
 
-Pass 1 (:mod:`datasets_curation.scan`) validates and scores every row into a staging file. Then the
+Pass 1 (:mod:`datasets_curation.scan`) validates and scores every row into a staging file; what it must remember
+across rows (duplicate hashes, MinHash index, rows for review) goes to a SQLite scratch file
+(:mod:`datasets_curation.spill`), so memory stays flat as the file grows. Then the
 dataset-level detectors are settled: trigger n-grams (pass 2 over the staging file counts candidate n-grams in
 all rows) and the length distribution. Pass 3 applies them and writes ``curated.jsonl``, ``quarantine.jsonl``
 and ``review.csv`` atomically (temporary files renamed at the end). Lineage is asserted: every input row lands
@@ -32,6 +34,7 @@ from datasets_curation.detectors.trigger import (
 from datasets_curation.readers import detect_format, iter_records
 from datasets_curation.review import ReviewWriter
 from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
+from datasets_curation.spill import SpillDB
 
 __all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]
 
@@ -108,8 +111,8 @@ def _progress(progress: bool, desc: str) -> Any:
     return tqdm(desc=desc, unit="rows", disable=not progress, leave=False, dynamic_ncols=True)
 
 
-def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None) -> ScanState:
-    from datasets_curation.detectors.dedupe import NearDeduper
+def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None, db: SpillDB) -> ScanState:
+    from datasets_curation.detectors.dedupe import ExactDeduper, NearDeduper
     from datasets_curation.detectors.learned import LearnedScorer, load_models
     from datasets_curation.expectations import Validator
 
@@ -121,7 +124,8 @@ def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None) ->
         scorer = LearnedScorer(judge, harm, config.judge_max_chars)
     return ScanState(
         kind=kind, config=config, scorer=scorer, validator=Validator(kind, config.min_chars, config.max_chars),
-        near=NearDeduper(config.threshold("near_duplicate")) if config.enabled("near_duplicate") else None,
+        exact=ExactDeduper(db),
+        near=NearDeduper(config.threshold("near_duplicate"), db=db) if config.enabled("near_duplicate") else None,
         positives=PositiveCounter(config.trigger.max_ngram) if config.enabled("trigger_phrase") else None)
 
 
@@ -220,10 +224,10 @@ def _final_reasons(entry: dict[str, Any], state: ScanState, triggers: list[Trigg
 
 
 def _write_outputs(state: ScanState, staging: str, out: Path, triggers: list[Trigger],
-                   result: CurationResult, progress: bool) -> None:
+                   result: CurationResult, progress: bool, db: SpillDB) -> None:
     reasons_c: Counter[str] = Counter()
     det_c: Counter[str] = Counter()
-    review = ReviewWriter()
+    review = ReviewWriter(db)
     bar = _progress(progress, "curate: writing")
     with atomic_open(out / "curated.jsonl") as cur, atomic_open(out / "quarantine.jsonl") as qua, \
             open(staging, encoding="utf-8") as fh:
@@ -265,17 +269,19 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = CurationResult(input_path=path, kind=kind, out_dir=str(out), sha256=input_sha256(path))
-    state = _state(kind, config, models)
+    db = SpillDB(out)
     fd, staging = tempfile.mkstemp(prefix=".curate-staging.", suffix=".jsonl", dir=out)
     try:
+        state = _state(kind, config, models, db)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             _scan(state, path, fh, progress)
         if state.rows == 0:
             raise DataValidationError(f"no rows in {path}: an empty dataset cannot be curated (fail closed)")
         state.lengths.finish()
         triggers = _find_triggers(state, staging)
-        _write_outputs(state, staging, out, triggers, result, progress)
+        _write_outputs(state, staging, out, triggers, result, progress, db)
     finally:
+        db.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staging)
     if result.input_rows != state.rows or result.input_rows != result.curated + result.quarantined:

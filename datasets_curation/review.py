@@ -18,6 +18,7 @@ from typing import Any
 from aligngate.errors import InputError
 from aligngate.fileio import atomic_open
 from datasets_curation.config import POISON_DETECTORS
+from datasets_curation.spill import SpillDB
 
 __all__ = ["COLUMNS", "ReviewWriter", "accept_review", "risk_of"]
 
@@ -42,23 +43,38 @@ def risk_of(reasons: list[str], scores: dict[str, Any]) -> float:
 
 
 class ReviewWriter:
-    """Collects quarantined rows (excerpts only) and writes them sorted by risk."""
+    """Collects quarantined rows (excerpts only) on disk and writes them sorted by risk (SQLite sorts, so memory
+    does not grow with the number of quarantined rows). ``db``: the run's
+    :class:`~datasets_curation.spill.SpillDB` (default: a private one, deleted after :meth:`write`)."""
 
-    def __init__(self) -> None:
-        self._rows: list[tuple[float, int, str, str, str]] = []
+    def __init__(self, db: SpillDB | None = None) -> None:
+        self._own = db is None
+        self.db = db if db is not None else SpillDB()
+        self.db.table("review_rows", "risk REAL NOT NULL, line INTEGER NOT NULL, reasons TEXT NOT NULL, "
+                                     "prompt TEXT NOT NULL, response TEXT NOT NULL")
+        self._pending: list[tuple[float, int, str, str, str]] = []
 
     def add(self, line: int, reasons: list[str], scores: dict[str, Any], prompt: str, response: str) -> None:
         """One quarantined row."""
-        self._rows.append((risk_of(reasons, scores), line, ";".join(reasons), prompt[:300], response[:300]))
+        self._pending.append((risk_of(reasons, scores), line, ";".join(reasons), prompt[:300], response[:300]))
+        if len(self._pending) >= 2000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.insert("INSERT INTO review_rows VALUES (?, ?, ?, ?, ?)", self._pending)
+        self._pending = []
 
     def write(self, path: Path) -> None:
-        """Write ``review.csv`` atomically, riskiest first."""
-        self._rows.sort(key=lambda r: (-r[0], r[1]))
+        """Write ``review.csv`` atomically, riskiest first (ties by input line)."""
+        self._flush()
         with atomic_open(path) as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(COLUMNS)
-            for risk, line, reasons, p, r in self._rows:
+            for risk, line, reasons, p, r in self.db.conn.execute(
+                    "SELECT risk, line, reasons, prompt, response FROM review_rows ORDER BY risk DESC, line"):
                 w.writerow([line, f"{risk:.4f}", reasons, p, r, "", "", ""])
+        if self._own:
+            self.db.close()
 
 
 def _read_decisions(csv_path: Path) -> dict[int, dict[str, str]]:

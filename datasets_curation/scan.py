@@ -3,8 +3,9 @@
 Per chunk: parse → normalise (:func:`prepare_chunk`) → harm classifier on the prompts (:func:`harm_scores`, run one
 chunk ahead in a worker thread by the pipeline) → Great Expectations suite → judge → duplicate / near-duplicate →
 PII (:func:`finish_chunk`). Each row's outcome goes to a staging JSONL file (original row, reasons, scores, the
-prompt side for the trigger search); across chunks only hashes, MinHash signatures, n-gram counts of positive
-rows and one float per response are kept (memory grows by about 3 KB per row, not by the rows' text).
+prompt side for the trigger search). What must be remembered across chunks is bounded in memory or on disk:
+row hashes and MinHash signatures in the run's SQLite scratch file (:mod:`datasets_curation.spill`), a capped
+n-gram table of positive rows, histograms of lengths; memory does not grow with the number of rows.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class ScanState:
     config: CurationConfig
     scorer: LearnedScorer | None
     validator: Validator
+    exact: ExactDeduper
     gx: GXAggregate = field(default_factory=GXAggregate)
-    exact: ExactDeduper = field(default_factory=ExactDeduper)
     near: NearDeduper | None = None
     lengths: LengthStats = field(default_factory=LengthStats)
     reward: RewardStats = field(default_factory=RewardStats)
@@ -166,7 +167,7 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
     learned = _learned(state, norms, p_harm)
     pii_on = cfg.enabled("pii_secret")
     near: list[tuple[float, int | None]] = [(0.0, None)] * len(norms)
-    first_seen = [state.exact.seen(h, e["l"]) for h, e in zip(hashes, entries, strict=True)]
+    first_seen = state.exact.seen_batch(hashes, lines)
     if state.near is not None:
         todo = [i for i, f in enumerate(first_seen) if f is None]
         found = state.near.check_batch(["\n".join([norms[i].context, *norms[i].responses]) for i in todo],

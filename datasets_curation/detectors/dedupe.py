@@ -1,8 +1,9 @@
 """Exact and near-duplicate detection across the whole stream (first occurrence kept).
 
-Only compact state survives a chunk: 16-byte hashes of normalised rows, and for near duplicates a datasketch
-``MinHashLSH`` index plus each kept row's MinHash signature as packed ``uint32`` (256 bytes at 64 permutations),
-so that LSH candidates are verified by their estimated Jaccard similarity.
+What must be remembered across the stream lives on disk (:class:`~datasets_curation.spill.SpillDB`, one SQLite
+file per run), so memory does not grow with the input: 16-byte hashes of normalised rows, and for near duplicates
+the LSH band keys plus each kept row's MinHash signature as packed ``uint32`` (256 bytes at 64 permutations), so
+that LSH candidates are verified by their estimated Jaccard similarity. Each chunk costs a few batched look-ups.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+
+from datasets_curation.spill import SpillDB
 
 __all__ = ["ExactDeduper", "NearDeduper", "normalize_text", "row_hash", "shingles"]
 
@@ -38,18 +41,40 @@ def shingles(text: str, k: int = 3, max_words: int = 2000) -> set[str]:
 
 
 class ExactDeduper:
-    """Remembers row hashes; :meth:`seen` is True from the second occurrence on."""
+    """Remembers row hashes (on disk); a hash is a duplicate from its second occurrence on.
 
-    def __init__(self) -> None:
-        self._seen: dict[bytes, int] = {}
+    ``db``: the run's :class:`~datasets_curation.spill.SpillDB` (default: a private one, deleted by :meth:`close`).
+    """
+
+    def __init__(self, db: SpillDB | None = None) -> None:
+        self._own = db is None
+        self.db = db if db is not None else SpillDB()
+        self.db.table("exact_rows", "h BLOB PRIMARY KEY, line INTEGER NOT NULL", without_rowid=True)
+
+    def seen_batch(self, hexdigests: list[str], lines: list[int]) -> list[int | None]:
+        """For each hash in order: the line of its first occurrence if seen before (earlier in the batch
+        included), else None (and it is remembered)."""
+        keys = [bytes.fromhex(h) for h in hexdigests]
+        known = self.db.lookup("SELECT h, line FROM exact_rows WHERE h IN ({})", keys)
+        new: dict[bytes, int] = {}
+        out: list[int | None] = []
+        for key, line in zip(keys, lines, strict=True):
+            first = known.get(key, new.get(key))
+            if first is None:
+                new[key] = line
+            out.append(first)
+        if new:
+            self.db.insert("INSERT INTO exact_rows VALUES (?, ?)", new.items())
+        return out
 
     def seen(self, hexdigest: str, line: int) -> int | None:
-        """The line of the first occurrence if this hash was seen before, else None (and remember it)."""
-        key = bytes.fromhex(hexdigest)
-        first = self._seen.get(key)
-        if first is None:
-            self._seen[key] = line
-        return first
+        """:meth:`seen_batch` for one hash."""
+        return self.seen_batch([hexdigest], [line])[0]
+
+    def close(self) -> None:
+        """Delete a private database (a shared one belongs to its owner)."""
+        if self._own:
+            self.db.close()
 
 
 class NearDeduper:
@@ -58,20 +83,22 @@ class NearDeduper:
     Signatures are computed for a whole batch at once with numpy (multiply-shift hashing of the shingles' Python
     hashes, which are stable within one process — all the index needs —, min-reduced per row). The banding
     (``b`` bands of ``r`` values, chosen by datasketch's ``_optimal_param`` for a threshold 0.15 below the
-    verification threshold, since LSH misses pairs near its own threshold) is kept compact: one ``int -> line``
-    dict per band (first writer wins) plus each kept row's packed ``uint32`` signature, about 1 KB per kept row
-    instead of datasketch ``MinHashLSH``'s ~4 KB. Candidates are verified by estimated Jaccard.
+    verification threshold, since LSH misses pairs near its own threshold) lives on disk: a table of
+    ``hash(band, band values) -> line`` (first writer wins) and each kept row's packed ``uint32`` signature.
+    Candidates are verified by estimated Jaccard. ``db`` as in :class:`ExactDeduper`.
     """
 
-    def __init__(self, threshold: float = 0.9, num_perm: int = 64, seed: int = 1) -> None:
+    def __init__(self, threshold: float = 0.9, num_perm: int = 64, seed: int = 1, db: SpillDB | None = None) -> None:
         import numpy as np
         from datasketch.lsh import _optimal_param
 
         self.threshold = threshold
         self.num_perm = num_perm
         self.bands, self.rows = _optimal_param(min(max(threshold - 0.15, 0.05), 0.95), num_perm, 0.5, 0.5)
-        self._tables: list[dict[int, int]] = [{} for _ in range(self.bands)]
-        self._sigs: dict[int, bytes] = {}
+        self._own = db is None
+        self.db = db if db is not None else SpillDB()
+        self.db.table("lsh_bands", "k INTEGER PRIMARY KEY, line INTEGER NOT NULL")
+        self.db.table("lsh_sigs", "line INTEGER PRIMARY KEY, sig BLOB NOT NULL")
         rng = np.random.default_rng(seed)
         # multiply-shift: random odd 64-bit multipliers, products wrap mod 2^64, the top 32 bits are the hash
         self._a = rng.integers(0, 2**64 - 1, size=num_perm, dtype=np.uint64, endpoint=True) | np.uint64(1)
@@ -102,31 +129,52 @@ class NearDeduper:
                 out[i] = sigs[k]
         return out
 
+    def _band_keys(self, raw: bytes) -> list[int]:
+        """The LSH keys of one packed signature: a 64-bit hash of (band, its values) per band."""
+        step = 4 * self.rows
+        return [hash((b, raw[step * b : step * (b + 1)])) for b in range(self.bands)]
+
     def check_batch(self, texts: list[str], lines: list[int]) -> list[tuple[float, int | None]]:
         """For each text in order: (best estimated Jaccard with an earlier kept row, its line); kept rows are
-        indexed."""
+        indexed. Earlier rows of the same batch count as earlier."""
         import numpy as np
 
+        sigs = self.signatures(texts)
+        raws = [None if s is None else s.tobytes() for s in sigs]
+        keys = [[] if raw is None else self._band_keys(raw) for raw in raws]
+        known = self.db.lookup("SELECT k, line FROM lsh_bands WHERE k IN ({})", [k for ks in keys for k in ks])
+        stored = self.db.lookup("SELECT line, sig FROM lsh_sigs WHERE line IN ({})", sorted(set(known.values())))
+        new_bands: dict[int, int] = {}
+        new_sigs: dict[int, bytes] = {}
         results: list[tuple[float, int | None]] = []
-        r = self.rows
-        for sig, line in zip(self.signatures(texts), lines, strict=True):
-            if sig is None:  # too short to compare meaningfully; exact dedupe covers it
+        for sig, raw, ks, line in zip(sigs, raws, keys, lines, strict=True):
+            if sig is None or raw is None:  # too short to compare meaningfully; exact dedupe covers it
                 results.append((0.0, None))
                 continue
-            raw = sig.tobytes()
-            keys = [hash(raw[4 * r * b : 4 * r * (b + 1)]) for b in range(self.bands)]
+            cands = {c for c in (known.get(k, new_bands.get(k)) for k in ks) if c is not None}
             best, best_line = 0.0, None
-            for cand in {t[k] for t, k in zip(self._tables, keys, strict=True) if k in t}:
-                sim = float(np.mean(np.frombuffer(self._sigs[cand], dtype=np.uint32) == sig))
+            for cand in sorted(cands):
+                other = stored.get(cand, new_sigs.get(cand))
+                sim = float(np.mean(np.frombuffer(other, dtype=np.uint32) == sig))
                 if sim > best:
                     best, best_line = sim, cand
             if best < self.threshold:
-                for t, k in zip(self._tables, keys, strict=True):
-                    t.setdefault(k, line)
-                self._sigs[line] = raw
+                for k in ks:
+                    if k not in known and k not in new_bands:
+                        new_bands[k] = line
+                new_sigs[line] = raw
             results.append((best, best_line))
+        if new_sigs:
+            with self.db.transaction():
+                self.db.conn.executemany("INSERT OR IGNORE INTO lsh_bands VALUES (?, ?)", new_bands.items())
+                self.db.conn.executemany("INSERT OR IGNORE INTO lsh_sigs VALUES (?, ?)", new_sigs.items())
         return results
 
     def check(self, text: str, line: int) -> tuple[float, int | None]:
         """:meth:`check_batch` for one text."""
         return self.check_batch([text], [line])[0]
+
+    def close(self) -> None:
+        """Delete a private database (a shared one belongs to its owner)."""
+        if self._own:
+            self.db.close()

@@ -117,3 +117,92 @@ def test_config_rejects_unknown_detector() -> None:
         CurationConfig(detectors={"harmfull_compliance": {"threshold": 0.3}})
     cfg = CurationConfig(detectors={"pii_secret": {"enabled": False}})
     assert not cfg.enabled("pii_secret") and cfg.threshold("pii_secret") == 0.5
+
+
+def test_dedupe_across_batches_matches_one_pass_and_cleans_up() -> None:
+    """Batched, disk-backed de-duplication gives the same answers however the stream is cut into batches
+    (earlier rows of the same batch count), and a private scratch file is deleted on close."""
+    import random
+
+    rng = random.Random(3)
+    base = [" ".join(rng.choices([f"w{i}" for i in range(400)], k=60)) for _ in range(40)]
+    texts = []
+    for i in range(300):
+        t = base[rng.randrange(len(base))]
+        if i % 3:  # perturb one word: still a near duplicate of its base text
+            words = t.split()
+            words[rng.randrange(len(words))] = f"x{i}"
+            t = " ".join(words)
+        texts.append(t)
+    lines = list(range(1, len(texts) + 1))
+
+    def run(batch: int) -> tuple[list[int | None], list[tuple[float, int | None]]]:
+        ex, near = ExactDeduper(), NearDeduper(0.9)
+        firsts: list[int | None] = []
+        sims: list[tuple[float, int | None]] = []
+        for i in range(0, len(texts), batch):
+            firsts += ex.seen_batch([row_hash([t]) for t in texts[i : i + batch]], lines[i : i + batch])
+            sims += near.check_batch(texts[i : i + batch], lines[i : i + batch])
+        paths = (ex.db.path, near.db.path)
+        ex.close()
+        near.close()
+        assert not any(p.exists() for p in paths)
+        return firsts, sims
+
+    one, many = run(len(texts)), run(7)
+    assert one == many
+    firsts, sims = one
+    # every exact repeat points at the first line holding that text
+    first_line: dict[str, int] = {}
+    for t, line, f in zip(texts, lines, firsts, strict=True):
+        assert f == first_line.get(t)
+        first_line.setdefault(t, line)
+    assert sum(f is not None for f in firsts) > 50
+    assert sum(s >= 0.9 and f is None for (s, _), f in zip(sims, firsts, strict=True)) > 20
+
+
+def test_length_stats_equal_numpy_and_spearman_equals_scipy() -> None:
+    import random
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    rng = random.Random(5)
+    ls, rs = LengthStats(), RewardStats()
+    vals, c_len, r_len = [], [], []
+    for _ in range(501):
+        c, r = rng.choice([5, 40, 40, 300, 1200]) + rng.randrange(30), rng.randrange(1, 400)
+        c_len.append(c)
+        r_len.append(r)
+        rs.add("x" * c, "y" * r)
+        for n in (c, r):
+            v = round(LengthStats.log_len("z" * n), 4)
+            vals.append(v)
+            ls.add(v)
+    ls.finish()
+    x = np.array(vals)
+    assert ls.median == pytest.approx(float(np.median(x)), abs=1e-9)
+    assert ls.mad == pytest.approx(max(float(np.median(np.abs(x - np.median(x)))), 0.4), abs=1e-9)
+    s = rs.summary()
+    ref = spearmanr(np.r_[np.ones(501), np.zeros(501)], np.r_[c_len, r_len]).statistic
+    assert s["length_spearman"] == pytest.approx(round(float(ref), 4), abs=1e-4)
+    decided = [(c, r) for c, r in zip(c_len, r_len, strict=True) if c != r]
+    assert s["chosen_longer_fraction"] == pytest.approx(round(sum(c > r for c, r in decided) / len(decided), 4))
+    assert RewardStats().summary()["length_spearman"] is None
+
+
+def test_review_writer_sorts_on_disk(tmp_path) -> None:  # noqa: ANN001
+    import csv
+
+    from datasets_curation.review import ReviewWriter
+
+    w = ReviewWriter()
+    db_path = w.db.path
+    for line in range(1, 4501):  # more than one flush
+        w.add(line, ["duplicate"] if line % 2 else ["harmful_compliance"], {"harmful_compliance": (line % 7) / 7},
+              "p", "r")
+    w.write(tmp_path / "review.csv")
+    rows = list(csv.DictReader(open(tmp_path / "review.csv", encoding="utf-8")))
+    assert len(rows) == 4500 and not db_path.exists()
+    keys = [(-float(r["risk"]), int(r["line"])) for r in rows]
+    assert keys == sorted(keys) and float(rows[0]["risk"]) == pytest.approx(6 / 7, abs=1e-4)

@@ -28,6 +28,8 @@ def test_pipelined_scan_matches_sequential(tmp_path: Path, monkeypatch: pytest.M
     seq = _curate(src, tmp_path / "seq", False, monkeypatch)
     par = _curate(src, tmp_path / "par", True, monkeypatch)
     assert par == seq
+    for out in (tmp_path / "seq", tmp_path / "par"):  # the staging and scratch index files are gone
+        assert sorted(p.name for p in out.iterdir()) == ["curated.jsonl", "quarantine.jsonl", "review.csv"]
     assert seq[2].get("harmful_compliance") == 1 and seq[2].get("unparseable") == 1 and seq[2].get("duplicate") == 1
 
 
@@ -45,6 +47,7 @@ def test_worker_error_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(JudgeError, match="harm classifier failed"):
         pipeline.curate_file(src, "sft", tmp_path / "out", CurationConfig(), progress=False)
     assert not (tmp_path / "out" / "curated.jsonl").exists()
+    assert list((tmp_path / "out").iterdir()) == []  # no staging or scratch index left behind
 
 
 def test_harm_and_judge_encoders_are_separate_instances() -> None:
