@@ -31,9 +31,17 @@ from datasets_curation.detectors.trigger import (
     row_triggers,
     select_triggers,
 )
+from datasets_curation.heap import trim_heap
 from datasets_curation.readers import detect_format, iter_records
 from datasets_curation.review import ReviewWriter
-from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
+from datasets_curation.scan import (
+    Prepared,
+    ScanState,
+    chunks,
+    finish_chunk,
+    harm_scores,
+    prepare_chunk,
+)
 from datasets_curation.spill import SpillDB
 
 __all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]
@@ -89,20 +97,6 @@ def input_sha256(path: str) -> dict[str, str]:
     if p.is_dir():
         return sha256_tree(p)
     return {}
-
-
-def _trim_heap() -> None:
-    """Give freed heap pages back to the OS after a chunk (glibc ``malloc_trim``; a no-op elsewhere).
-
-    Tokenizer buffers and activations of a different shape in every batch fragment glibc's heap: without this
-    the resident set grew by about 40 KB per row (1.05 GB at 5,000 rows, 1.52 GB at 20,000) although the live
-    data grows by about 3 KB per row; with it, 0.78 GB at 5,000 and 0.84 GB at 10,000."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _progress(progress: bool, desc: str) -> Any:
@@ -168,7 +162,7 @@ def _scan(state: ScanState, path: str, staging: IO[str], progress: bool) -> None
     def finish(job: tuple[Prepared, Future[list[float]]]) -> None:
         finish_chunk(state, job[0], job[1].result(), staging)
         bar.update(len(job[0].staged))
-        _trim_heap()
+        trim_heap()
 
     pending: tuple[Prepared, Future[list[float]]] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aligngate-harm") as pool:

@@ -104,9 +104,10 @@ def resolve_precision(precision: str | None = None) -> str:
 
 
 class Encoder:
-    """Batched MiniLM sentence embeddings with a small LRU cache keyed by (text, max_tokens, side)."""
+    """Batched MiniLM sentence embeddings with a small LRU cache keyed by (text, max_tokens, side): 8,192
+    entries of 1.5 KB plus the text, which a curation chunk (2,000 rows) fills but does not outgrow."""
 
-    def __init__(self, path: str | None = None, cache_size: int = 20_000, precision: str | None = None,
+    def __init__(self, path: str | None = None, cache_size: int = 8192, precision: str | None = None,
                  layers: int = LAYERS) -> None:
         self.path = path or model_path()
         self.layers = layers
@@ -148,19 +149,26 @@ class Encoder:
         return sorted(w for w in self._tok.get_vocab() if re.fullmatch(r"[a-z]{3,}", w))
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word-piece ids of each text (no special tokens)."""
+        """Word-piece ids of each text (no special tokens; no attention mask or type ids are built)."""
         self._load()
-        return self._tok(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return self._tok(list(texts), add_special_tokens=False, truncation=False, return_attention_mask=False,
+                         return_token_type_ids=False)["input_ids"]
 
-    def windows(self, texts: Sequence[str], head: int, tail: int) -> tuple[list[str], list[str], list[int]]:
+    def windows(self, texts: Sequence[str], head: int, tail: int,
+                batch_size: int = 256) -> tuple[list[str], list[str], list[int]]:
         """Head text (first ``head`` tokens), tail text (last ``tail`` tokens, "" when the text fits in the
-        head) and the token count of each text (counted on at most ``2 * _MAX_CHARS`` characters)."""
-        ids = self.token_ids([clean_text(t) for t in texts])
+        head) and the token count of each text (counted on at most ``2 * _MAX_CHARS`` characters).
+
+        Texts are tokenised ``batch_size`` at a time: the full id lists of long texts are Python lists (about
+        40 bytes a token), so tokenising a whole 2,000-row curation chunk at once held ~300 MB for a moment and
+        left the heap fragmented; per batch it stays a few MB."""
         heads, tails, counts = [], [], []
-        for seq in ids:
-            counts.append(len(seq))
-            heads.append(self._tok.decode(seq[:head]))
-            tails.append(self._tok.decode(seq[-tail:]) if len(seq) > head and tail > 0 else "")
+        for start in range(0, len(texts), batch_size):
+            ids = self.token_ids([clean_text(t) for t in texts[start : start + batch_size]])
+            for seq in ids:
+                counts.append(len(seq))
+                heads.append(self._tok.decode(seq[:head]))
+                tails.append(self._tok.decode(seq[-tail:]) if len(seq) > head and tail > 0 else "")
         return heads, tails, counts
 
     def encode(self, texts: Sequence[str], max_tokens: int = 128, batch_size: int = 128) -> np.ndarray:

@@ -206,3 +206,19 @@ def test_review_writer_sorts_on_disk(tmp_path) -> None:  # noqa: ANN001
     assert len(rows) == 4500 and not db_path.exists()
     keys = [(-float(r["risk"]), int(r["line"])) for r in rows]
     assert keys == sorted(keys) and float(rows[0]["risk"]) == pytest.approx(6 / 7, abs=1e-4)
+
+
+def test_learned_scorer_slices_calls_without_changing_scores() -> None:
+    """More pairs than one model call takes: several calls, each distinct text scored once, same scores."""
+    from datasets_curation.detectors import learned
+    from fakes import FakeHarm, FakeJudge
+
+    n = learned._SLICE * 2 + 7
+    prompts = [f"how to hack box {i % (n - 5)}" if i % 3 else f"bake bread {i}" for i in range(n)]
+    responses = [("Sorry, I can't." if i % 2 else f"Sure, step {i}.") for i in range(n)]
+    judge, harm = FakeJudge(), FakeHarm()
+    scorer = learned.LearnedScorer(judge, harm)
+    assert scorer.harm_probs(prompts) == harm.score(prompts)
+    expected = [j.score for j in FakeJudge().judge(prompts, responses)]
+    assert scorer.refusal_probs(prompts, responses) == expected
+    assert judge.calls == 3

@@ -147,3 +147,13 @@ def test_heads_refuse_an_encoder_of_another_depth() -> None:
         HarmClassifier(encoder=six).score(["How do I bake bread?"])
     with pytest.raises(JudgeError, match="encoder layers must be 1..6"):
         Encoder(layers=9).encode(["text"])
+
+
+def test_windows_same_in_any_batch_size(minilm_judge) -> None:
+    """Tokenising in batches (bounded memory) gives the same head/tail windows and counts as one call."""
+    texts = [c * k for k, c in enumerate(COMPLIANCES + REFUSALS, start=1)] + ["", "x"]
+    enc = minilm_judge.encoder
+    whole = enc.windows(texts, 16, 8, batch_size=len(texts))
+    assert enc.windows(texts, 16, 8, batch_size=3) == whole
+    heads, tails, counts = whole
+    assert counts[-2] == 0 and tails[-2] == "" and counts[0] > 16 and tails[-3] != ""
