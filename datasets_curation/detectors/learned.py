@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from datasets_curation.heap import trim_heap
 
 __all__ = ["LearnedScorer", "dpo_scores", "load_models", "sft_scores"]
 
 _SLICE = 512
-"""Prompts per harm-classifier call and (prompt, response) pairs per judge call (bounds what one call holds)."""
+"""Prompts per harm-classifier call and (prompt, response) pairs per judge call; the heap is trimmed between calls (:mod:`datasets_curation.heap`)."""
 
 
 def load_models(judge_name: str = "minilm") -> tuple[Any, Any]:
@@ -56,6 +57,7 @@ class LearnedScorer:
         for start in range(0, len(uniq), _SLICE):
             part = uniq[start : start + _SLICE]
             scores.update(zip(part, (float(s) for s in self.harm.score(part)), strict=True))
+            trim_heap()
         return [scores[p] for p in prompts]
 
     def refusal_probs(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
@@ -69,6 +71,7 @@ class LearnedScorer:
             part = uniq[start : start + _SLICE]
             judged = self.judge.judge([p for p, _ in part], [r for _, r in part])
             scores.update((pair, float(j.score)) for pair, j in zip(part, judged, strict=True))
+            trim_heap()
         return [scores[pair] for pair in pairs]
 
 
