@@ -138,5 +138,6 @@ class RewardStats:
             return {"pairs": 0, "chosen_longer_fraction": None, "mean_length_ratio": None, "length_spearman": None}
         longer = self._longer / self._decided if self._decided else 0.5
         rho = self._spearman() if n >= 3 and self._decided else None
-        return {"pairs": n, "chosen_longer_fraction": round(longer, 4), "mean_length_ratio": round(self._ratio_sum / n, 4),
+        return {"pairs": n, "chosen_longer_fraction": round(longer, 4),
+                "mean_length_ratio": round(self._ratio_sum / n, 4),
                 "length_spearman": None if rho is None else round(rho, 4)}

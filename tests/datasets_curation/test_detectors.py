@@ -191,7 +191,7 @@ def test_length_stats_equal_numpy_and_spearman_equals_scipy() -> None:
     assert RewardStats().summary()["length_spearman"] is None
 
 
-def test_review_writer_sorts_on_disk(tmp_path) -> None:  # noqa: ANN001
+def test_review_writer_sorts_on_disk(tmp_path) -> None:
     import csv
 
     from datasets_curation.review import ReviewWriter
@@ -202,7 +202,8 @@ def test_review_writer_sorts_on_disk(tmp_path) -> None:  # noqa: ANN001
         w.add(line, ["duplicate"] if line % 2 else ["harmful_compliance"], {"harmful_compliance": (line % 7) / 7},
               "p", "r")
     w.write(tmp_path / "review.csv")
-    rows = list(csv.DictReader(open(tmp_path / "review.csv", encoding="utf-8")))
+    with open(tmp_path / "review.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == 4500 and not db_path.exists()
     keys = [(-float(r["risk"]), int(r["line"])) for r in rows]
     assert keys == sorted(keys) and float(rows[0]["risk"]) == pytest.approx(6 / 7, abs=1e-4)
@@ -210,8 +211,9 @@ def test_review_writer_sorts_on_disk(tmp_path) -> None:  # noqa: ANN001
 
 def test_learned_scorer_slices_calls_without_changing_scores() -> None:
     """More pairs than one model call takes: several calls, each distinct text scored once, same scores."""
-    from datasets_curation.detectors import learned
     from fakes import FakeHarm, FakeJudge
+
+    from datasets_curation.detectors import learned
 
     n = learned._SLICE * 2 + 7
     prompts = [f"how to hack box {i % (n - 5)}" if i % 3 else f"bake bread {i}" for i in range(n)]
