@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_seconds  # noqa: E402
+
 LLAMA2_7B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
              "intermediate_size": 11008, "num_attention_heads": 32, "num_key_value_heads": 32,
              "num_hidden_layers": 32, "vocab_size": 32000, "max_position_embeddings": 4096,
@@ -69,22 +71,15 @@ def write_adapter(out: Path, *, layers: int, r: int, dtype: str, seed: int = 0) 
     return pos // itemsize
 
 
-def _cpu() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _best(fn, repeat: int) -> tuple[float, float, object]:
     """(best wall seconds, CPU seconds of that run, value)."""
     best, cpu, val = float("inf"), 0.0, None
     for _ in range(repeat):
-        c, t = _cpu(), time.perf_counter()
+        c, t = cpu_seconds(), time.perf_counter()
         val = fn()
         wall = time.perf_counter() - t
         if wall < best:
-            best, cpu = wall, _cpu() - c
+            best, cpu = wall, cpu_seconds() - c
     return best, cpu, val
 
 

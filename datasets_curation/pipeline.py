@@ -34,14 +34,7 @@ from datasets_curation.detectors.trigger import (
 from datasets_curation.heap import trim_heap
 from datasets_curation.readers import detect_format, iter_records
 from datasets_curation.review import ReviewWriter
-from datasets_curation.scan import (
-    Prepared,
-    ScanState,
-    chunks,
-    finish_chunk,
-    harm_scores,
-    prepare_chunk,
-)
+from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
 from datasets_curation.spill import SpillDB
 
 __all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]

@@ -22,7 +22,6 @@ from datasets_curation.detectors.pii import find_pii
 from datasets_curation.detectors.stats import LengthStats, RewardStats
 from datasets_curation.detectors.trigger import PositiveCounter
 from datasets_curation.expectations import GXAggregate, Validator
-from datasets_curation.heap import trim_heap
 from datasets_curation.normalize import Normalized, SchemaError, normalize
 from datasets_curation.readers import RawRecord
 
@@ -166,7 +165,6 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
     gx_reasons, gx_result = state.validator.validate(_frame(kind, lines, norms, hashes))
     state.gx.add(gx_result)
     learned = _learned(state, norms, p_harm)
-    trim_heap()
     pii_on = cfg.enabled("pii_secret")
     near: list[tuple[float, int | None]] = [(0.0, None)] * len(norms)
     first_seen = state.exact.seen_batch(hashes, lines)

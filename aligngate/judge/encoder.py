@@ -159,9 +159,8 @@ class Encoder:
         """Head text (first ``head`` tokens), tail text (last ``tail`` tokens, "" when the text fits in the
         head) and the token count of each text (counted on at most ``2 * _MAX_CHARS`` characters).
 
-        Texts are tokenised ``batch_size`` at a time: the full id lists of long texts are Python lists (about
-        40 bytes a token), so tokenising a whole 2,000-row curation chunk at once held ~300 MB for a moment and
-        left the heap fragmented; per batch it stays a few MB."""
+        Texts are tokenised ``batch_size`` at a time, so the full id lists of long texts (Python lists, about
+        40 bytes a token) are held for one batch, not for a whole 2,000-row curation chunk."""
         heads, tails, counts = [], [], []
         for start in range(0, len(texts), batch_size):
             ids = self.token_ids([clean_text(t) for t in texts[start : start + batch_size]])
