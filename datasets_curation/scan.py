@@ -102,12 +102,14 @@ def _learned(state: ScanState, norms: list[Normalized], p_harm: list[float]) -> 
     if state.kind == "sft":
         gate = min(cfg.threshold("harmful_compliance"), cfg.trigger.positive_score)
         todo = [i for i, h in enumerate(p_harm) if h >= gate]
-        p_ref = scorer.refusal_probs([prompts[i] for i in todo], [norms[i].response for i in todo])
+        p_ref = scorer.refusal_probs([prompts[i] for i in todo], [norms[i].response for i in todo],
+                                     [p_harm[i] for i in todo])
         by_row = dict(zip(todo, p_ref, strict=True))
         return [sft_scores(h, by_row[i]) if i in by_row else {"p_harmful": round(h, 4),
                                                                "harmful_compliance": round(h, 4)}
                 for i, h in enumerate(p_harm)]
-    both = scorer.refusal_probs(prompts + prompts, [n.chosen for n in norms] + [n.rejected for n in norms])
+    both = scorer.refusal_probs(prompts + prompts, [n.chosen for n in norms] + [n.rejected for n in norms],
+                                p_harm + p_harm)
     k = len(norms)
     return [dpo_scores(p_harm[i], both[i], both[k + i], len(n.chosen), len(n.rejected))
             for i, n in enumerate(norms)]

@@ -5,15 +5,17 @@
 
 Steps (all CPU, deterministic for a seed; ~2-6 min on 2 cores, mostly MiniLM encoding):
 
-1. Judge rows: XSTest v2 completions of llama2new / llama2orig / mistralinstruct (human labels), JailbreakBench
+1. Harm head: stratified 80/20 hold-out (accuracy / FPR / TPR), leave-XSTest-out, embedded suites check; final
+   fit on all → ``harm_head.*`` (``--skip-harm``: keep and read the shipped one). The judge reads its
+   P(harmful) of each prompt (``aligngate/judge/features.py``).
+2. Judge rows: XSTest v2 completions of llama2new / llama2orig / mistralinstruct (human labels), JailbreakBench
    attack artifacts (jailbroken → compliance; not jailbroken and rule-refusal → refusal), the embedded corpus's
    training dialogues, plus augmentations (appended judge-directed injection text with the label kept; short
    truncations of clear refusals / compliances). Never the JBB classifier_comparison.csv (the test set).
-2. Leave-one-model-out on XSTest (fit on the other two models + everything else; test on the held-out model's
-   original completions), JailbreakBench human-majority agreement, embedded held-out check.
-3. Final judge head on all rows → ``refusal_head.safetensors`` + ``refusal_head.json`` (metadata + metrics).
-4. Harm head: stratified 80/20 hold-out (accuracy / FPR / TPR), leave-XSTest-out, embedded suites check; final
-   fit on all → ``harm_head.*``.
+3. Leave-one-model-out on XSTest (fit on the other two models + everything else; test on the held-out model's
+   original completions), again with P(harmful) from the leave-XSTest-out harm head (prompts it never saw),
+   JailbreakBench human-majority agreement, embedded held-out check.
+4. Final judge head on all rows → ``refusal_head.safetensors`` + ``refusal_head.json`` (metadata + metrics).
 """
 
 from __future__ import annotations
@@ -36,18 +38,25 @@ def _encoder_desc(enc: Any) -> str:
             "mean pooling, L2 norm")
 
 
-def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> Any:
+def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any], harm: Any, harm_unseen: Any) -> Any:
+    """``harm``: (head, encoder) whose P(harmful prompt) the judge reads (the shipped harm head); ``harm_unseen``:
+    the same trained without any XSTest prompt, for the leave-one-model-out row on prompts it never saw."""
 
     from aligngate.judge import data, training
     from aligngate.judge.calibration import metrics
-    from aligngate.judge.features import DEFAULT_FEATURES, response_features
+    from aligngate.judge.features import DEFAULT_FEATURES, response_features, with_prompt_harm
+    from aligngate.judge.harm import score_prompts
     from aligngate.judge.minilm import probs_to_judgements
 
     rows = training.judge_rows(args.data, seed=args.seed)
     cmp_rows = data.jbb_comparison_rows(args.data)
     emb_rows = data.embedded_eval_rows()
     t0 = time.time()
-    x_all = response_features(enc, [r["response"] for r in rows + cmp_rows + emb_rows], DEFAULT_FEATURES)
+    every = rows + cmp_rows + emb_rows
+    prompts = [r.get("prompt") or "" for r in every]
+    base = response_features(enc, [r["response"] for r in every], {**DEFAULT_FEATURES, "prompt_harm": False})
+    x_all = with_prompt_harm(base, score_prompts(harm[0], harm[1], prompts)) if DEFAULT_FEATURES["prompt_harm"] \
+        else base
     print(f"[judge] features for {x_all.shape[0]} responses in {time.time() - t0:.0f}s", file=sys.stderr)
     x = x_all[: len(rows)]
     x_cmp = x_all[len(rows) : len(rows) + len(cmp_rows)]
@@ -67,6 +76,13 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> A
     for m in lomo:
         print(f"[judge] test {m['test']:16s} (train {'+'.join(m['train_xstest'])}): binary {m['binary_accuracy']:.3f}"
               f"  3-way {m['accuracy']:.3f}  n={m['n']}", file=sys.stderr)
+    if harm_unseen is not None and DEFAULT_FEATURES["prompt_harm"]:  # the same folds, P(harmful) from a harm head that never saw an XSTest prompt
+        x_unseen = with_prompt_harm(base[: len(rows)], score_prompts(*harm_unseen, prompts[: len(rows)]))
+        lomo_u = training.lomo_table(x_unseen, rows, args.c)
+        report["xstest_leave_one_model_out_unseen_prompt_harm"] = lomo_u
+        for m in lomo_u:
+            print(f"[judge] test {m['test']:16s} with P(harmful) from a harm head without XSTest prompts: binary "
+                  f"{m['binary_accuracy']:.3f}  3-way {m['accuracy']:.3f}", file=sys.stderr)
 
     head = training.fit_judge_head(x, [r["label"] for r in rows], args.c)
     js = probs_to_judgements(head.predict_proba(x_cmp), head.classes)
@@ -90,12 +106,16 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> A
         "training_rows": counts,
         "metrics": {"xstest_leave_one_model_out": [
             {k: m[k] for k in ("test", "train_xstest", "n", "accuracy", "binary_accuracy")} for m in lomo],
+            "xstest_leave_one_model_out_unseen_prompt_harm": [
+                {k: m[k] for k in ("test", "n", "accuracy", "binary_accuracy")}
+                for m in report.get("xstest_leave_one_model_out_unseen_prompt_harm", [])],
             "jbb_human_majority_agreement": jbb, "embedded_heldout": report.get("embedded_heldout")},
     })
     return head
 
 
-def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> Any:
+def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> tuple[Any, Any]:
+    """The harm head (fit on every row) and its leave-XSTest-out twin (no XSTest prompt), with the report."""
     import numpy as np
 
     from aligngate.judge import data, training
@@ -169,7 +189,8 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> An
         "metrics": {"holdout_80_20": {k: v for k, v in split.items() if k != "per_source"},
                     "leave_xstest_out": lxo, "embedded_heldout_suites": report.get("harm_embedded_heldout_suites")},
     })
-    return head
+    h2.meta.update({"prompt_tokens": DEFAULT_PROMPT_TOKENS, "encoder_layers": enc.layers})
+    return head, h2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--c", type=float, default=None, help="judge head inverse regularisation")
     ap.add_argument("--harm-c", type=float, default=None, help="harm head inverse regularisation")
-    ap.add_argument("--skip-harm", action="store_true")
+    ap.add_argument("--skip-harm", action="store_true", help="keep the harm head in --out; train the judge only")
     ap.add_argument("--harm-layers", type=int, default=None,
                     help="MiniLM layers under the harm head (default aligngate.judge.harm.HARM_LAYERS)")
     ap.add_argument("--no-write", action="store_true", help="report only; keep the shipped weights")
@@ -201,12 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
     enc = Encoder(precision="float32")  # features the heads are fitted on: float32 on every machine
     report: dict[str, Any] = {"data": str(args.data), "seed": args.seed}
-    judge_head = _judge_part(args, enc, report)
     from aligngate.judge.harm import HARM_LAYERS
 
     harm_layers = HARM_LAYERS if args.harm_layers is None else args.harm_layers
     harm_enc = enc if harm_layers == enc.layers else Encoder(precision="float32", layers=harm_layers)
-    harm_head = None if args.skip_harm else _harm_part(args, harm_enc, report)
+    # the harm head first: the judge head reads its P(harmful) of each prompt
+    harm_head, harm_unseen = (None, None) if args.skip_harm else _harm_part(args, harm_enc, report)
+    if harm_head is None:
+        from aligngate.judge.head import Head
+
+        shipped = Head.load(args.out, "harm_head")
+        harm_enc = Encoder(precision="float32", layers=int(shipped.meta.get("encoder_layers", 6)))
+        judge_head = _judge_part(args, enc, report, (shipped, harm_enc), None)
+    else:
+        judge_head = _judge_part(args, enc, report, (harm_head, harm_enc), (harm_unseen, harm_enc))
     if not args.no_write:
         judge_head.save(args.out, "refusal_head")
         for model, fold in args.fold_heads.items():  # for the held-out test in tests/aligngate/judge

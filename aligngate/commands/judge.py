@@ -4,7 +4,9 @@
     aligngate judge --calibrate labelled.jsonl [--out metrics.json] [--output json]
 
 Input rows need ``prompt`` and ``response``; output rows are the input plus ``label`` and ``score``
-(P(refusal), partial counts as refusal). Calibration rows also need a human ``label`` (3 classes) or an XSTest
+(P(refusal), partial counts as refusal). An optional ``harmful`` per row (true / false, or a probability 0..1)
+says whether the prompt is a harmful request; the default judge reads it (without it, its harm head scores the
+prompt). Calibration rows also need a human ``label`` (3 classes) or an XSTest
 ``final_label``; ``.csv`` files (XSTest completions) are read too, with ``completion`` as the response.
 """
 
@@ -48,7 +50,18 @@ def _check_row(row: Any, where: str, need_label: bool) -> dict[str, Any]:
             raise InputError(f"{where}: field {key!r} must be a string")
     if need_label and row.get("label") is None and row.get("final_label") is None:
         raise InputError(f"{where}: missing human label ('label' or 'final_label')")
+    _harmful(row, where)
     return row
+
+
+def _harmful(row: dict[str, Any], where: str) -> float | None:
+    """The row's optional ``harmful`` field as P(harmful) (``aligngate.judge.base.harm_value``)."""
+    from aligngate.judge.base import harm_value
+
+    try:
+        return harm_value(row.get("harmful"))
+    except ValueError as exc:
+        raise InputError(f"{where}: field {exc}") from exc
 
 
 def read_rows(path: Path, need_label: bool = False) -> list[dict[str, Any]]:
@@ -74,13 +87,17 @@ def read_rows(path: Path, need_label: bool = False) -> list[dict[str, Any]]:
 def _judge_all(judge: Any, rows: list[dict[str, Any]], batch_size: int) -> list[Any]:
     from tqdm import tqdm
 
+    from aligngate.judge import judge_pairs
+
     out: list[Any] = []
     bar = tqdm(total=len(rows), desc="judge", unit="row", file=sys.stderr, disable=len(rows) < 2 * batch_size,
                leave=False)
     with bar:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            out += judge.judge([r.get("prompt") or "" for r in chunk], [r.get("response") or "" for r in chunk])
+            harmful = [_harmful(r, "row") for r in chunk]
+            out += judge_pairs(judge, [r.get("prompt") or "" for r in chunk], [r.get("response") or "" for r in chunk],
+                               harmful if any(h is not None for h in harmful) else None)
             bar.update(len(chunk))
     return out
 

@@ -80,7 +80,7 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
                    device: str | None = None) -> EvalResult:
     """Generate on every suite with one model load, judge every response, return records and metrics."""
     from aligngate.generation import generate
-    from aligngate.judge import get_judge
+    from aligngate.judge import get_judge, judge_pairs
     from aligngate.modelio import load_causal_lm
 
     t0 = time.perf_counter()
@@ -98,7 +98,9 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
                              progress=progress)
     if len(responses) != len(prompts):
         raise EvaluationError(f"generation returned {len(responses)} responses for {len(prompts)} prompts")
-    judged = jd.judge(prompts, responses)
+    # every suite says what it expects: a prompt a safe model must refuse is a harmful one (the judge reads it)
+    harmful = [1.0 if s.expect == "refuse" else 0.0 for s in suites for _ in s.items]
+    judged = judge_pairs(jd, prompts, responses, harmful)
     result = EvalResult(model=str(model), adapter=str(adapter) if adapter else None, judge=getattr(jd, "name", ""))
     i = 0
     for s in suites:

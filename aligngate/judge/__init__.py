@@ -20,30 +20,37 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aligngate.errors import JudgeError
-from aligngate.judge.base import LABELS, Judge, Judgement, Label
+from aligngate.judge.base import LABELS, Judge, Judgement, Label, judge_pairs
 
 __all__ = ["DEFAULT_JUDGE", "LABELS", "Judge", "Judgement", "Label", "describe", "get_judge", "judge_names",
-           "register_judge"]
+           "judge_pairs", "register_judge"]
 
 DEFAULT_JUDGE = "minilm"
 
 _FACTORIES: dict[str, Callable[..., Judge]] = {}
 
 
+def _arrays_sha256(head: Any) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key in sorted(head.arrays):
+        digest.update(key.encode() + head.arrays[key].tobytes())
+    return digest.hexdigest()
+
+
 def describe(model: Any) -> dict[str, Any]:
     """What a report records about a judge or the harm classifier, so a verdict can be reproduced: its name, and
-    for the MiniLM heads the encoder precision and depth, the head's measured error and the sha256 of its arrays.
-    Never loads a model that has not been loaded yet."""
+    for the MiniLM heads the encoder precision and depth, the head's measured error and the sha256 of its arrays
+    (and of the harm head the judge reads prompts with). Never loads a model that has not been loaded yet."""
     info: dict[str, Any] = {"name": getattr(model, "name", type(model).__name__)}
     head = getattr(model, "_head", None)
     if head is not None:
-        import hashlib
-
         info["encoder_layers"] = head.meta.get("encoder_layers", 6)
-        digest = hashlib.sha256()
-        for key in sorted(head.arrays):
-            digest.update(key.encode() + head.arrays[key].tobytes())
-        info["head_sha256"] = digest.hexdigest()
+        info["head_sha256"] = _arrays_sha256(head)
+    harm_head = getattr(model, "_harm_head", None)
+    if harm_head is not None:
+        info["harm_head_sha256"] = _arrays_sha256(harm_head)
     encoder = getattr(model, "_encoder", None)
     if encoder is not None and hasattr(encoder, "precision"):
         info["encoder_precision"] = encoder.precision

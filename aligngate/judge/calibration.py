@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aligngate.errors import InputError
-from aligngate.judge.base import LABELS, Judge
+from aligngate.judge.base import LABELS, Judge, harm_value, judge_pairs
 
 __all__ = ["calibrate", "human_label", "metrics", "render_table"]
 
@@ -82,9 +82,12 @@ def calibrate(judge: Judge, rows: Sequence[Mapping[str, Any]], batch_size: int =
     prompts = [str(r.get("prompt") or "") for r in rows]
     responses = [r.get("response", r.get("completion")) for r in rows]
     responses = ["" if x is None else x for x in responses]
+    harmful = [harm_value(r.get("harmful")) for r in rows]
+    given = any(h is not None for h in harmful)
     judgements = []
     for start in range(0, len(rows), batch_size):
-        judgements += judge.judge(prompts[start : start + batch_size], responses[start : start + batch_size])
+        sl = slice(start, start + batch_size)
+        judgements += judge_pairs(judge, prompts[sl], responses[sl], harmful[sl] if given else None)
     result = metrics(truth, [j.label for j in judgements], [j.score for j in judgements])
     result["judge"] = getattr(judge, "name", type(judge).__name__)
     return result

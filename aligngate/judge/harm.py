@@ -17,7 +17,7 @@ from typing import Any
 from aligngate.errors import JudgeError
 from aligngate.judge.head import Head
 
-__all__ = ["HARM_HEAD", "HARM_LAYERS", "HarmClassifier", "prompt_features"]
+__all__ = ["HARM_HEAD", "HARM_LAYERS", "HarmClassifier", "prompt_features", "score_prompts"]
 
 HARM_HEAD = "harm_head"
 DEFAULT_PROMPT_TOKENS = 64
@@ -37,6 +37,21 @@ def prompt_features(encoder: Any, prompts: Sequence[str], prompt_tokens: int = D
     from aligngate.judge.encoder import clean_text
 
     return encoder.encode([clean_text(p) for p in prompts], prompt_tokens, batch_size=batch_size)
+
+
+def score_prompts(head: Head, encoder: Any, prompts: Sequence[str], batch_size: int = 128) -> list[float]:
+    """P(harmful) of each prompt by a harm ``head`` on ``encoder``'s features (a prompt with no letter or digit
+    → 0.0). Shared by :class:`HarmClassifier`, the refusal judge (which reads it) and its training."""
+    from aligngate.judge.encoder import check_head_layers
+
+    if not prompts:
+        return []
+    check_head_layers(head.meta, encoder, "the harm head")
+    tokens = int(head.meta.get("prompt_tokens", DEFAULT_PROMPT_TOKENS))
+    probs = head.predict_proba(prompt_features(encoder, prompts, tokens, batch_size))
+    col = head.classes.index("harmful")
+    empty = [not any(ch.isalnum() for ch in str(p or "")) for p in prompts]
+    return [0.0 if e else round(float(row[col]), 6) for row, e in zip(probs, empty, strict=True)]
 
 
 class HarmClassifier:
@@ -82,17 +97,7 @@ class HarmClassifier:
 
     def score(self, prompts: Sequence[str]) -> list[float]:
         """Probability that each prompt is a harmful request (empty prompt → 0.0)."""
-        if not prompts:
-            return []
-        from aligngate.judge.encoder import check_head_layers
-
-        check_head_layers(self.head.meta, self.encoder, "the harm head")
-        tokens = int(self.head.meta.get("prompt_tokens", DEFAULT_PROMPT_TOKENS))
-        x = prompt_features(self.encoder, prompts, tokens, self.batch_size)
-        probs = self.head.predict_proba(x)
-        col = self.head.classes.index("harmful")
-        empty = [not any(ch.isalnum() for ch in str(p or "")) for p in prompts]
-        return [0.0 if e else round(float(row[col]), 6) for row, e in zip(probs, empty, strict=True)]
+        return score_prompts(self.head, self.encoder, prompts, self.batch_size)
 
     def is_harmful(self, prompts: Sequence[str]) -> list[bool]:
         """``score >= threshold`` for each prompt."""

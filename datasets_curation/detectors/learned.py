@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from aligngate.judge.base import judge_pairs
 from datasets_curation.heap import trim_heap
 
 __all__ = ["LearnedScorer", "dpo_scores", "load_models", "sft_scores"]
@@ -61,16 +62,20 @@ class LearnedScorer:
             trim_heap()
         return [scores[p] for p in prompts]
 
-    def refusal_probs(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        """P(refusal) per (prompt, response) pair (a partial refusal counts as a refusal)."""
+    def refusal_probs(self, prompts: Sequence[str], responses: Sequence[str],
+                      p_harm: Sequence[float] | None = None) -> list[float]:
+        """P(refusal) per (prompt, response) pair (a partial refusal counts as a refusal). ``p_harm``: the harm
+        classifier's score of each prompt, handed to a judge that reads it (saves it scoring them again)."""
         pairs = [(p, _clip(r, self.max_chars)) for p, r in zip(prompts, responses, strict=True)]
+        harm = dict(zip(prompts, p_harm, strict=True)) if p_harm is not None else {}
         uniq = list(dict.fromkeys(pairs))
         if not uniq:
             return []
         scores: dict[tuple[str, str], float] = {}
         for start in range(0, len(uniq), _SLICE):
             part = uniq[start : start + _SLICE]
-            judged = self.judge.judge([p for p, _ in part], [r for _, r in part])
+            judged = judge_pairs(self.judge, [p for p, _ in part], [r for _, r in part],
+                                 [harm[p] for p, _ in part] if harm else None)
             scores.update((pair, float(j.score)) for pair, j in zip(part, judged, strict=True))
             trim_heap()
         return [scores[pair] for pair in pairs]

@@ -224,3 +224,30 @@ def test_learned_scorer_slices_calls_without_changing_scores() -> None:
     expected = [j.score for j in FakeJudge().judge(prompts, responses)]
     assert scorer.refusal_probs(prompts, responses) == expected
     assert judge.calls == 3
+
+
+def test_learned_scorer_hands_the_harm_scores_to_a_judge_that_reads_them() -> None:
+    """Curation has scored every prompt already: the judge gets those scores instead of scoring them again."""
+    from fakes import FakeHarm
+
+    from aligngate.judge.base import Judgement
+    from datasets_curation.detectors import learned
+
+    class ReadsHarm:
+        name = "reads-harm"
+        reads_prompt_harm = True
+
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def judge(self, prompts, responses, harmful=None):
+            assert harmful is not None and len(harmful) == len(prompts)
+            self.seen += list(harmful)
+            return [Judgement("refusal" if h > 0.5 else "compliance", h) for h in harmful]
+
+    judge = ReadsHarm()
+    scorer = learned.LearnedScorer(judge, FakeHarm())
+    prompts = ["how to hack a box", "bake bread", "how to hack a box"]
+    p_harm = scorer.harm_probs(prompts)
+    assert scorer.refusal_probs(prompts, ["a", "b", "c"], p_harm) == p_harm
+    assert sorted(judge.seen) == sorted(p_harm)
