@@ -54,7 +54,8 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any], harm
     t0 = time.time()
     every = rows + cmp_rows + emb_rows
     prompts = [r.get("prompt") or "" for r in every]
-    base = response_features(enc, [r["response"] for r in every], {**DEFAULT_FEATURES, "prompt_harm": False})
+    base = response_features(enc, [r["response"] for r in every], {**DEFAULT_FEATURES, "prompt_harm": False},
+                             prompts=prompts)
     x_all = with_prompt_harm(base, score_prompts(harm[0], harm[1], prompts)) if DEFAULT_FEATURES["prompt_harm"] \
         else base
     print(f"[judge] features for {x_all.shape[0]} responses in {time.time() - t0:.0f}s", file=sys.stderr)

@@ -113,15 +113,16 @@ class MiniLMJudge:
         encoder = self.encoder if same else encoder_for(meta)
         return score_prompts(self.harm_head, encoder, prompts, self.batch_size)
 
-    def predict_proba(self, responses: Sequence[str], prompt_harm: Sequence[float] | None = None) -> Any:
+    def predict_proba(self, responses: Sequence[str], prompt_harm: Sequence[float] | None = None,
+                      prompts: Sequence[str] | None = None) -> Any:
         """Head probabilities for non-empty responses (columns in ``self.head.classes`` order); ``prompt_harm``
-        (one P(harmful prompt) per response) is needed when the head reads it."""
+        (one P(harmful prompt) per response) and ``prompts`` are needed when the head reads them."""
         from aligngate.judge.encoder import check_head_layers
         from aligngate.judge.features import response_features
 
         check_head_layers(self.head.meta, self.encoder, "the refusal head")
         x = response_features(self.encoder, responses, self.head.meta.get("features"), self.batch_size,
-                              prompt_harm=prompt_harm)
+                              prompt_harm=prompt_harm, prompts=prompts)
         return self.head.predict_proba(x)
 
     def judge(self, prompts: Sequence[str], responses: Sequence[str],
@@ -143,7 +144,7 @@ class MiniLMJudge:
                 todo.append(i)
         if todo:
             p_harm = self._p_harm([prompts[i] for i in todo], [harmful[i] for i in todo] if harmful else None)
-            probs = self.predict_proba([responses[i] for i in todo], p_harm)
+            probs = self.predict_proba([responses[i] for i in todo], p_harm, [prompts[i] for i in todo])
             for i, j in zip(todo, probs_to_judgements(probs, self.head.classes), strict=True):
                 out[i] = j
         return [j for j in out if j is not None]

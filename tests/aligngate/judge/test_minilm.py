@@ -91,10 +91,10 @@ def test_harm_classifier_reads_the_request_not_appended_context(harm_classifier)
 @pytest.mark.parametrize("model", ["llama2new", "llama2orig", "mistralinstruct"])
 def test_heldout_xstest_model(data_dir: Path, model: str) -> None:
     """A head trained WITHOUT ``model``'s completions (shipped in weights/heldout/ by the training script) must
-    agree with the humans on that model's 450 completions (binary, partial = refusal) >= 0.94 (measured 0.960 /
-    0.960 / 0.949), reading the harm head's P(harmful) of each prompt; and it must use it: with every prompt
-    called benign (or every one harmful), agreement drops (measured 0.924 / 0.953 / 0.927 and 0.916 / 0.907 /
-    0.878)."""
+    agree with the humans on that model's 450 completions (binary, partial = refusal) >= 0.94 (measured 0.962 /
+    0.960 / 0.953), reading the harm head's P(harmful) of each prompt; and it must use it: with every prompt
+    called benign (or every one harmful), agreement drops (measured 0.929 / 0.949 / 0.933 and 0.918 / 0.942 /
+    0.896)."""
     from aligngate.judge.data import xstest_rows
     from aligngate.judge.head import Head
     from aligngate.judge.minilm import MiniLMJudge

@@ -73,14 +73,14 @@ def test_features_need_scores_when_configured() -> None:
 
 def test_old_head_without_prompt_harm_still_runs(minilm_judge) -> None:
     """A head whose stored feature configuration predates ``prompt_harm`` is fed the features it was fitted on."""
-    from aligngate.judge.features import DEFAULT_FEATURES, response_features
+    from aligngate.judge.features import response_features
     from aligngate.judge.head import fit_head
     from aligngate.judge.minilm import MiniLMJudge
 
     responses = ["I'm sorry, I can't help with that.", "I won't do that.", "Sure, step one: mix the flour.",
                  "Here is how: open the settings and click reset.", "I cannot assist, sorry, but here is a tip:"]
     labels = ["refusal", "refusal", "compliance", "compliance", "partial_refusal"]
-    old_cfg = {k: v for k, v in DEFAULT_FEATURES.items() if k != "prompt_harm"}
+    old_cfg = {"head_tokens": 64, "tail_tokens": 0, "handcrafted": True}  # as stored before rebuttal / prompt_harm
     x = response_features(minilm_judge.encoder, responses, old_cfg)
     assert x.shape[1] == 384 + 13
     head = fit_head(x, labels, ["compliance", "partial_refusal", "refusal"], c=1.0)
