@@ -95,10 +95,12 @@ _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nothing|neither|isn't|wasn't|aren't|weren't|doesn't|don't|didn't|shouldn't|can't)\b",
     re.IGNORECASE)
 _CONTENT_WORD = re.compile(r"[a-z]{4,}")
-_FUNCTION_WORDS = frozenset(
-    "what when where which while with would should could there their they them this that those these have from "
-    "about your into more most some such than then been being does like just only also very make best tell give "
-    "please people".split())
+_FUNCTION_WORDS = frozenset((
+    "what", "when", "where", "which", "while", "with", "would", "should", "could", "there", "their", "they", "them",
+    "this", "that", "those", "these", "have", "from", "about", "your", "into", "more", "most", "some", "such",
+    "than", "then", "been", "being", "does", "like", "just", "only", "also", "very", "make", "best", "tell", "give",
+    "please", "people",
+))
 
 
 def rebuttal(prompt: str, text: str) -> list[float]:
