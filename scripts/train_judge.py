@@ -77,7 +77,8 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any], harm
     for m in lomo:
         print(f"[judge] test {m['test']:16s} (train {'+'.join(m['train_xstest'])}): binary {m['binary_accuracy']:.3f}"
               f"  3-way {m['accuracy']:.3f}  n={m['n']}", file=sys.stderr)
-    if harm_unseen is not None and DEFAULT_FEATURES["prompt_harm"]:  # the same folds, P(harmful) from a harm head that never saw an XSTest prompt
+    # the same folds, P(harmful) from a harm head that never saw an XSTest prompt
+    if harm_unseen is not None and DEFAULT_FEATURES["prompt_harm"]:
         x_unseen = with_prompt_harm(base[: len(rows)], score_prompts(*harm_unseen, prompts[: len(rows)]))
         lomo_u = training.lomo_table(x_unseen, rows, args.c)
         report["xstest_leave_one_model_out_unseen_prompt_harm"] = lomo_u

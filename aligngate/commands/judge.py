@@ -87,7 +87,7 @@ def read_rows(path: Path, need_label: bool = False) -> list[dict[str, Any]]:
 def _judge_all(judge: Any, rows: list[dict[str, Any]], batch_size: int) -> list[Any]:
     from tqdm import tqdm
 
-    from aligngate.judge import judge_pairs
+    from aligngate.judge.base import harm_value, judge_pairs
 
     out: list[Any] = []
     bar = tqdm(total=len(rows), desc="judge", unit="row", file=sys.stderr, disable=len(rows) < 2 * batch_size,
@@ -95,7 +95,7 @@ def _judge_all(judge: Any, rows: list[dict[str, Any]], batch_size: int) -> list[
     with bar:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            harmful = [_harmful(r, "row") for r in chunk]
+            harmful = [harm_value(r.get("harmful")) for r in chunk]  # validated by read_rows
             out += judge_pairs(judge, [r.get("prompt") or "" for r in chunk], [r.get("response") or "" for r in chunk],
                                harmful if any(h is not None for h in harmful) else None)
             bar.update(len(chunk))

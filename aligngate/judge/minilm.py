@@ -154,9 +154,7 @@ class MiniLMJudge:
         does not read it)."""
         if not self.uses_prompt_harm:
             return None
-        out: list[float | None] = [None if g is None else float(g) for g in (given or [None] * len(prompts))]
-        missing = [i for i, v in enumerate(out) if v is None]
-        if missing:
-            for i, v in zip(missing, self.prompt_harm([prompts[i] for i in missing]), strict=True):
-                out[i] = v
-        return [min(1.0, max(0.0, float(v))) for v in out if v is not None]
+        given = given or [None] * len(prompts)
+        missing = [i for i, g in enumerate(given) if g is None]
+        scored = dict(zip(missing, self.prompt_harm([prompts[i] for i in missing]), strict=True)) if missing else {}
+        return [scored[i] if g is None else float(g) for i, g in enumerate(given)]  # features.py clips to 0..1
