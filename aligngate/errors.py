@@ -12,6 +12,9 @@ stop a judgement from being made (bad input, unreadable files, crashes), so the 
     ├── JudgeError                 the refusal judge failed or is misconfigured
     ├── TrainingError              fine-tuning failed
     └── EvaluationError            generation / evaluation produced no usable result
+
+    Interrupted (a BaseException, like KeyboardInterrupt) SIGTERM / SIGHUP during a run: never caught by a
+                                   check's error handling; the guard records it and blocks (exit 2)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "EvaluationError",
     "GateError",
     "InputError",
+    "Interrupted",
     "JudgeError",
     "ModelLoadError",
     "PolicyError",
@@ -75,3 +79,8 @@ class TrainingError(GateError):
 
 class EvaluationError(GateError):
     """Generation or evaluation produced no usable result."""
+
+
+class Interrupted(BaseException):  # noqa: N818 - named like KeyboardInterrupt, its sibling
+    """The run received SIGTERM or SIGHUP (the message is the signal's name). A BaseException so that no
+    ``except Exception`` inside a check swallows it; :mod:`aligngate.guard` records it and blocks with exit 2."""

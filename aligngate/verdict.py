@@ -1,9 +1,18 @@
 """The report model and the pure verdict core.
 
 Nothing here does I/O except :func:`write_report`. ``decide`` is a pure function of check results and
-errors, tested without models. Contract (``report.json``): ``verdict`` is ``pass`` only when no check of
-severity ``block`` has status ``fail`` or ``error``, no top-level error occurred, and no required check was
-skipped. Exit code: 0 pass, 1 blocked by a failed check, 2 error / inconclusive (an error always blocks).
+errors, tested without models (property tests in ``tests/aligngate/test_verdict_properties.py``).
+
+The verdict rule (``../shared/CONTRACT.md``): ``verdict`` is ``pass`` only when all of these hold:
+
+1. no top-level error was recorded, and no check -- whatever its severity or mode -- has status ``error``;
+2. no check the policy requires was skipped;
+3. no *enforced* check of severity ``block`` has status ``fail``;
+4. at least one enforced check of severity ``block`` measured something and passed (a run that measured
+   nothing never passes).
+
+``mode: audit`` only means that a *failed threshold* does not block; an error always does. Exit code: 0 pass,
+1 blocked by a failed threshold (rule 3), 2 error or inconclusive (rules 1, 2 and 4).
 """
 
 from __future__ import annotations
@@ -25,6 +34,9 @@ __all__ = [
     "ThresholdOut",
     "apply_threshold",
     "decide",
+    "enforced_blocking",
+    "inconclusive_reason",
+    "measured",
     "now_iso",
     "to_check_result",
     "versions",
@@ -53,9 +65,11 @@ class CheckResult(BaseModel):
     status: Status
     """``pass``, ``fail``, ``error`` (could not be measured: blocks) or ``skipped``."""
     severity: Literal["block", "warn"] = "block"
-    """Effective severity (an ``audit``-mode check is recorded as ``warn``)."""
+    """Severity from the policy: ``block`` (a failed threshold blocks, exit 1) or ``warn`` (reported only)."""
     mode: Literal["enforce", "audit"] = "enforce"
+    """``audit``: a failed threshold is reported but does not block. An ``error`` blocks in every mode."""
     required: bool = True
+    """A required check that was skipped makes the run inconclusive (exit 2)."""
     value: float | None = None
     """Measured value (point estimate)."""
     threshold: ThresholdOut | None = None
@@ -85,6 +99,8 @@ class Report(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     command: str = "gate"
+    status: Literal["running", "complete"] = "complete"
+    """``running`` only in the in-progress marker a run writes at its start (:mod:`aligngate.guard`)."""
     verdict: Literal["pass", "block"] = "block"
     exit_code: int = 2
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -98,8 +114,12 @@ class Report(BaseModel):
     """Command-specific figures (per-suite metrics, counts) for renderers."""
 
     def finalize(self) -> Report:
-        """Apply the verdict core and stamp the finish time."""
+        """Apply the verdict core and stamp the finish time; an inconclusive run says why in ``errors``."""
         self.verdict, self.exit_code = decide(self.checks, self.errors)
+        if self.exit_code == 2 and not self.errors:
+            reason = inconclusive_reason(self.checks, self.errors)
+            if reason:
+                self.errors.append(f"blocked (exit 2): {reason}")
         self.finished_at = now_iso()
         return self
 
@@ -120,16 +140,48 @@ def apply_threshold(op: str, threshold: float, value: float | None,
     }[op]
 
 
+def enforced_blocking(check: CheckResult) -> bool:
+    """Whether a failed threshold of ``check`` blocks: severity ``block`` in ``enforce`` mode."""
+    return check.severity == "block" and check.mode == "enforce"
+
+
+def measured(check: CheckResult) -> bool:
+    """Whether ``check`` produced a finite measurement (a value or a sample size)."""
+    if check.value is not None:
+        return math.isfinite(check.value)
+    return bool(check.n)
+
+
 def decide(checks: list[CheckResult], errors: list[str]) -> tuple[Literal["pass", "block"], int]:
-    """Pure verdict: (``pass``, 0), (``block``, 1) for a failed blocking check, (``block``, 2) for errors."""
-    blocking = [c for c in checks if c.severity == "block"]
-    errored = bool(errors) or any(c.status == "error" for c in blocking) or any(
-        c.status == "skipped" and c.required and c.mode == "enforce" for c in checks)
-    if errored:
+    """Pure verdict (see the module doc): (``pass``, 0); (``block``, 1) for a failed enforced blocking threshold;
+    (``block``, 2) for any error, a required check skipped, or a run in which no enforced blocking check measured
+    something and passed."""
+    if errors or any(c.status == "error" for c in checks):
         return "block", 2
-    if any(c.status == "fail" for c in blocking):
+    if any(c.status == "skipped" and c.required for c in checks):
+        return "block", 2
+    if any(c.status == "fail" and enforced_blocking(c) for c in checks):
         return "block", 1
+    if not any(c.status == "pass" and enforced_blocking(c) and measured(c) for c in checks):
+        return "block", 2
     return "pass", 0
+
+
+def inconclusive_reason(checks: list[CheckResult], errors: list[str]) -> str | None:
+    """Why :func:`decide` returns exit 2, in words (None when it does not)."""
+    if errors:
+        return f"{len(errors)} error(s)"
+    bad = [c.id for c in checks if c.status == "error"]
+    if bad:
+        return "check(s) in error: " + ", ".join(bad)
+    skipped = [c.id for c in checks if c.status == "skipped" and c.required]
+    if skipped:
+        return "required check(s) skipped: " + ", ".join(skipped)
+    if any(c.status == "fail" and enforced_blocking(c) for c in checks):
+        return None
+    if not any(c.status == "pass" and enforced_blocking(c) and measured(c) for c in checks):
+        return "no enforced check of severity block measured anything and passed: nothing to decide on"
+    return None
 
 
 def now_iso() -> str:
@@ -159,28 +211,35 @@ def write_report(report: Report, out_dir: str | Path) -> Path:
     return path
 
 
+def _finite(x: float | None) -> bool:
+    return x is None or math.isfinite(x)
+
+
 def to_check_result(spec: Any, m: Measurement | None, *, error: str | None = None,
                     skipped_reason: str | None = None) -> CheckResult:
     """Apply a policy :class:`~aligngate.policy.CheckSpec` to a measurement.
 
-    ``error`` → status ``error``; ``skipped_reason`` → ``skipped``; otherwise the threshold decides
-    (a check without a threshold must say ``passed`` itself, else it is an error). A check in ``audit``
-    mode is recorded with severity ``warn`` so it never blocks.
+    ``error`` → status ``error``; ``skipped_reason`` → ``skipped``; a non-finite value or interval → ``error``;
+    otherwise the threshold decides (a check without a threshold must say ``passed`` itself, else it is an error).
+    Severity and mode are recorded as the policy gives them; :func:`decide` applies them.
     """
-    severity = "warn" if spec.mode == "audit" else spec.severity
     thr = ThresholdOut(op=spec.threshold.op, value=spec.threshold.value,
                        bound=spec.threshold.bound) if spec.threshold else None
-    base = dict(id=spec.id, severity=severity, mode=spec.mode, required=spec.required, threshold=thr)
+    base = dict(id=spec.id, severity=spec.severity, mode=spec.mode, required=spec.required, threshold=thr)
     if error is not None:
         return CheckResult(status="error", message=error, **base)
     if skipped_reason is not None or m is None:
         return CheckResult(status="skipped", message=skipped_reason or "not measured", **base)
     ci = list(m.ci95) if m.ci95 is not None else None
+    if not _finite(m.value) or (ci is not None and not all(_finite(x) for x in ci)):
+        return CheckResult(status="error", message=f"non-finite measurement (value {m.value}, ci95 {ci}): "
+                                                   f"{m.message or 'nothing usable was measured'}",
+                           n=m.n, details=m.details, **base)
     common = dict(value=m.value, n=m.n, ci95=ci, details=m.details, **base)
     if spec.threshold is not None:
-        ok = apply_threshold(spec.threshold.op, spec.threshold.value, m.value, m.ci95, spec.threshold.bound)
         if m.value is None:
             return CheckResult(status="error", message=m.message or "no value measured", **common)
+        ok = apply_threshold(spec.threshold.op, spec.threshold.value, m.value, m.ci95, spec.threshold.bound)
     elif m.passed is not None:
         ok = m.passed
     else:

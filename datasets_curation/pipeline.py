@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -37,7 +38,9 @@ from datasets_curation.review import ReviewWriter
 from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
 from datasets_curation.spill import SpillDB
 
-__all__ = ["CurationResult", "curate_file", "detector_of", "input_sha256"]
+log = logging.getLogger(__name__)
+
+__all__ = ["UNREADABLE", "CurationResult", "curate_file", "detector_of", "input_sha256", "remove_scratch"]
 
 
 @dataclass
@@ -62,6 +65,8 @@ class CurationResult:
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     """The refusal judge and harm classifier that scored the rows (``aligngate.judge.describe``)."""
+    unreadable: int = 0
+    """Rows quarantined only because they could not be read (blank, unparseable, invalid UTF-8, not an object)."""
 
     @property
     def poison_fraction(self) -> float:
@@ -228,6 +233,8 @@ def _write_outputs(state: ScanState, staging: str, out: Path, triggers: list[Tri
                 result.curated += 1
                 continue
             row = dict(entry["o"]) if "o" in entry else {"_raw": entry.get("raw", "")}
+            if set(reasons) <= UNREADABLE:
+                result.unreadable += 1
             row.update({"_line": entry["l"], "_reasons": reasons, "_scores": entry["s"]})
             qua.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             result.quarantined += 1
@@ -243,6 +250,27 @@ def _write_outputs(state: ScanState, staging: str, out: Path, triggers: list[Tri
     result.detector_counts = dict(det_c.most_common())
 
 
+UNREADABLE = frozenset({"unparseable", "invalid_utf8", "schema:not_an_object"})
+"""Quarantine reasons that mean a line held no row at all."""
+
+_SCRATCH = (".curate-staging.*", ".curate-index.*", ".curated.jsonl.*.tmp", ".quarantine.jsonl.*.tmp",
+            ".review.csv.*.tmp")
+"""Scratch files a run removes on every exit path; a run killed with SIGKILL leaves them to the next run."""
+
+
+def remove_scratch(out: Path) -> list[Path]:
+    """Delete scratch files a killed earlier run left in ``out``; returns what was removed."""
+    gone = []
+    for pattern in _SCRATCH:
+        for p in out.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                gone.append(p)
+    if gone:
+        log.warning("removed %d scratch file(s) a killed earlier run left in %s", len(gone), out)
+    return gone
+
+
 def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os.PathLike[str],
                 config: CurationConfig, *, progress: bool = True,
                 models: tuple[Any, Any] | None = None) -> CurationResult:
@@ -254,6 +282,7 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
     detect_format(path)  # InputError on a missing input before anything is loaded
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_scratch(out)
     t0 = time.perf_counter()
     result = CurationResult(input_path=path, kind=kind, out_dir=str(out), sha256=input_sha256(path))
     db = SpillDB(out)
@@ -274,6 +303,9 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
     if result.input_rows != state.rows or result.input_rows != result.curated + result.quarantined:
         raise DataValidationError(f"lineage broken: {state.rows} rows read, {result.curated} curated + "
                                   f"{result.quarantined} quarantined")
+    if result.unreadable == result.input_rows:
+        raise DataValidationError(f"{path}: none of its {result.input_rows} line(s) holds a readable row (blank, "
+                                  "unparseable or not UTF-8; see quarantine.jsonl): nothing to curate (fail closed)")
     result.triggers = [t.to_dict() for t in triggers]
     result.gx = state.gx.to_dict()
     result.lengths = state.lengths.summary()

@@ -11,7 +11,7 @@ from typing import Any
 
 from aligngate.errors import InputError
 
-__all__ = ["add_output_flag", "emit", "emit_report", "require_path", "resolve_policy"]
+__all__ = ["add_output_flag", "emit", "guarded_report", "require_path", "resolve_policy"]
 
 
 def add_output_flag(p: argparse.ArgumentParser) -> None:
@@ -48,43 +48,18 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], s
     sys.stdout.flush()
 
 
-def emit_report(args: argparse.Namespace, report: Any, out_dir: str | Path | None) -> int:
-    """Finalize ``report``, write ``out_dir/report.json`` (and .md/.html), print it, return its exit code."""
-    from aligngate.report import render_terminal, write_all
-    from aligngate.verdict import write_report
-
-    report.finalize()
-    if out_dir is not None:
-        write_report(report, out_dir)
-        write_all(report, out_dir)
-    emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, out_dir))
-    return int(report.exit_code)
-
-
 def guarded_report(args: argparse.Namespace, command: str, out_dir: str | Path | None,
                    body: Callable[[Any], None], *, policy: Any = None) -> int:
-    """Run ``body(report)`` filling a :class:`Report`; any error is recorded and blocks (exit 2).
+    """Run ``body(report)`` behind :func:`aligngate.guard.run_guarded`, print the report, return its exit code.
 
-    Fail closed: if ``body`` raises, the report still gets written with ``verdict: block``, ``exit_code: 2``
-    and the error message, then the command exits 2.
+    Fail closed: if ``body`` raises (or the run is interrupted), the report is still written with
+    ``verdict: block``, ``exit_code: 2`` and the error message, and the command exits 2.
     """
-    from aligngate.errors import GateError
-    from aligngate.verdict import Report, now_iso, versions
+    from aligngate.guard import run_guarded
+    from aligngate.report import render_terminal
 
-    report = Report(command=command, started_at=now_iso(), versions=versions())
-    if policy is not None:
-        report.policy = {"path": policy.path, "sha256": policy.sha256}
-    try:
-        body(report)
-    except GateError as exc:
-        report.errors.append(str(exc))
-    except Exception as exc:  # noqa: BLE001 - fail closed on anything unexpected
-        if getattr(args, "verbose", False):
-            import traceback
-
-            traceback.print_exc()
-        report.errors.append(f"unexpected {type(exc).__name__}: {exc}")
-    code = emit_report(args, report, out_dir)
+    report = run_guarded(command, out_dir, body, policy=policy, verbose=bool(getattr(args, "verbose", False)))
+    emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, out_dir))
     for err in report.errors:
         print(f"aligngate: error: {err}", file=sys.stderr)
-    return code
+    return int(report.exit_code)

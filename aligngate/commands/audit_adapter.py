@@ -58,17 +58,11 @@ def run(args: argparse.Namespace) -> int:
     from aligngate.audit.runner import audit_adapter, fill_report
     from aligngate.policy import DEFAULT_POLICY
 
-    policy = None
-    policy_error: Exception | None = None
-    if args.policy is not None or DEFAULT_POLICY.is_file():
-        try:
-            policy = resolve_policy(args.policy)
-        except Exception as exc:  # noqa: BLE001 - recorded inside the guarded report below (exit 2)
-            policy_error = exc
-
     def body(report: Any) -> None:
-        if policy_error is not None:
-            raise policy_error
+        policy = None
+        if args.policy is not None or DEFAULT_POLICY.is_file():
+            policy = resolve_policy(args.policy)
+            report.policy = {"path": policy.path, "sha256": policy.sha256}
         cfg = policy.policy.spec.adapter_audit if policy is not None else AuditConfig()
         result = audit_adapter(args.dir, base=args.base, config=cfg)
         fill_report(report, result)
@@ -80,4 +74,4 @@ def run(args: argparse.Namespace) -> int:
             write_reference(args.write_reference, result.stats, Path(args.dir).resolve().name)
             report.summary["reference_written"] = str(args.write_reference)
 
-    return guarded_report(args, "audit-adapter", args.out, body, policy=policy)
+    return guarded_report(args, "audit-adapter", args.out, body)

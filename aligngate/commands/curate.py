@@ -44,7 +44,13 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``curate`` (or its ``--accept`` step); returns the exit code."""
     if getattr(args, "accept", None):
-        return guarded_report(args, "curate", args.out, lambda report: _accept(args, report))
+        # read the curate report before the guard replaces it with its in-progress marker
+        path = Path(args.out) / "report.json"
+        try:
+            old: dict[str, Any] | Exception = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            old = InputError(f"cannot read {path} (run curate first): {exc}")
+        return guarded_report(args, "curate", args.out, lambda report: _accept(args, report, old))
     return guarded_report(args, "curate", args.out, lambda report: _curate(args, report))
 
 
@@ -61,16 +67,16 @@ def _curate(args: argparse.Namespace, report: Any) -> None:
     fill_report(report, result, config)
 
 
-def _accept(args: argparse.Namespace, report: Any) -> None:
+def _accept(args: argparse.Namespace, report: Any, old: dict[str, Any] | Exception) -> None:
     from aligngate.verdict import CheckResult
     from datasets_curation.report import poison_check
     from datasets_curation.review import accept_review
 
     path = Path(args.out) / "report.json"
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} (run curate first): {exc}") from exc
+    if isinstance(old, Exception):
+        raise old
+    if not isinstance(old, dict) or old.get("status") == "running":
+        raise InputError(f"{path} is not a finished curate report (run curate first)")
     report.policy, report.subjects = old.get("policy", {}), old.get("subjects", {})
     report.summary.update(old.get("summary", {}))
     counts = dict(report.summary.get("counts") or {})

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = GateInputs(candidate=args.candidate, adapter=args.adapter, baseline=args.baseline,
                         reward_model=args.reward_model, data_report=args.data_report)
     report, rec = gate_to_dir(args.policy, inputs, args.out, registry=args.registry, name=args.name,
-                              history=args.history, device=args.device)
+                              history=args.history, device=args.device, verbose=args.verbose)
     if rec is not None:
         print(f"promoted {rec['name']} into {args.registry} (record {rec['seq']})", file=sys.stderr)
     emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, args.out))

@@ -33,8 +33,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the reward test and decide by policy."""
-    policy = resolve_policy(args.policy)
+    """Run the reward test and decide by policy (a broken policy is recorded in report.json too)."""
     out = Path(args.out)
 
     def body(report: Any) -> None:
@@ -42,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         from aligngate.rewardtest.gatecheck import evaluate_reward_checks
         from aligngate.rewardtest.runner import run_reward_test
 
+        policy = resolve_policy(args.policy)
+        report.policy = {"path": policy.path, "sha256": policy.sha256}
         cfg = policy.policy.spec.reward_test
         if args.device:
             cfg = cfg.model_copy(update={"device": args.device})
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if note:
             report.summary["notes"] = [note, *report.summary.get("notes", [])]
 
-    return guarded_report(args, "test-reward-model", out, body, policy=policy)
+    return guarded_report(args, "test-reward-model", out, body)
 
 
 def _specs(policy: Any, *, hh_given: bool) -> tuple[list[Any], str | None]:

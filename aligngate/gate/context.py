@@ -49,6 +49,19 @@ class GateContext:
         self.device = device
         self._memo: dict[str, Any] = {}
         self._shared = cache if cache is not None else {}
+        self._adapter_refused: str | None = None
+
+    def refuse_adapter(self, reason: str) -> None:
+        """Never load the candidate's adapter in this run (it failed the audit, which runs first)."""
+        self._adapter_refused = reason
+
+    def loadable_adapter(self) -> str | None:
+        """The candidate's adapter for code that loads it; raises AdapterError once the audit refused it."""
+        from aligngate.errors import AdapterError
+
+        if self.inputs.adapter is not None and self._adapter_refused is not None:
+            raise AdapterError(f"adapter {self.inputs.adapter}: {self._adapter_refused}")
+        return self.inputs.adapter
 
     # convenient aliases for checks
     @property
@@ -115,7 +128,7 @@ class GateContext:
         model = self.inputs.candidate if which == "candidate" else self.inputs.baseline
         if model is None:
             raise InputError(f"no {which} model given")
-        adapter = self.inputs.adapter if which == "candidate" else None
+        adapter = self.loadable_adapter() if which == "candidate" else None
         cfg = self.eval_config
         key = f"eval:{model}|{adapter}|{cfg.model_dump_json()}"
 
@@ -159,7 +172,7 @@ class GateContext:
             if self.inputs.baseline is None:
                 raise InputError("KL drift needs a baseline model")
             return distribution_drift(self.inputs.baseline, self.inputs.candidate,
-                                      [it.prompt for it in suite.items], adapter=self.inputs.adapter,
+                                      [it.prompt for it in suite.items], adapter=self.loadable_adapter(),
                                       device=self.device)
 
         return self._once("kl", run)  # type: ignore[no-any-return]
@@ -174,7 +187,7 @@ class GateContext:
             cfg = self.eval_config
             if self.inputs.baseline is None:
                 raise InputError("capability drift needs a baseline model")
-            cand = run_lmeval(self.inputs.candidate, cfg.capability_tasks, adapter=self.inputs.adapter,
+            cand = run_lmeval(self.inputs.candidate, cfg.capability_tasks, adapter=self.loadable_adapter(),
                               limit=cfg.capability_limit, device=self.device)
             base = run_lmeval(self.inputs.baseline, cfg.capability_tasks, limit=cfg.capability_limit,
                               device=self.device)

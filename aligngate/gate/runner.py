@@ -9,7 +9,7 @@ from aligngate.errors import GateError
 from aligngate.gate.context import GateContext, GateInputs
 from aligngate.verdict import Report, now_iso, to_check_result, versions
 
-__all__ = ["gate_to_dir", "record_history", "run_gate", "subject_info", "write_and_promote"]
+__all__ = ["gate_to_dir", "record_history", "run_checks", "run_gate", "subject_info"]
 
 
 def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
@@ -65,27 +65,43 @@ def _write_records(ctx: GateContext, out_dir: Path) -> None:
             write_jsonl(out_dir / f"records-{which}.jsonl", res.records)
 
 
-def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,
-             cache: dict[str, Any] | None = None, device: str | None = None) -> Report:
-    """Run every check ``policy`` enables; never raises for a check failure or error (they are recorded)."""
+def _audit_first(ctx: GateContext, report: Report) -> None:
+    """The adapter audit runs before anything loads the adapter. An adapter that is unsafe to open or has a
+    blocking finding is never loaded: the checks that would need it end in ``error`` naming the findings."""
+    if ctx.inputs.adapter is None:
+        return
+    try:
+        result = ctx.audit()
+    except GateError as exc:
+        ctx.refuse_adapter(f"the adapter audit could not run: {exc}")
+        return
+    bad = list(result.unsafe) + [f for f in result.blocking if f not in result.unsafe]
+    report.summary["adapter_audit"] = {"exit_code": result.exit_code, "blocking": len(result.blocking),
+                                       "unsafe": len(result.unsafe)}
+    if bad:
+        ctx.refuse_adapter("the adapter failed the audit and was not loaded: "
+                           + "; ".join(f"{f.id} ({f.file})" for f in bad[:5])
+                           + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""))
+
+
+def run_checks(policy: Any, inputs: GateInputs, report: Report, out_dir: str | Path | None = None, *,
+               progress: bool = True, cache: dict[str, Any] | None = None, device: str | None = None) -> None:
+    """Fill ``report`` with every check ``policy`` enables (a check failure or error is recorded, never raised;
+    a missing subject path raises)."""
     from checks import get_check
 
-    report = Report(command="gate", started_at=now_iso(), versions=versions(),
-                    policy={"path": policy.path, "sha256": policy.sha256})
+    report.policy = {"path": policy.path, "sha256": policy.sha256}
     ctx = GateContext(policy, inputs, progress=progress, cache=cache, device=device)
-    try:
-        report.subjects["candidate"] = subject_info(inputs.candidate, inputs.adapter)
-        if inputs.baseline:
-            report.subjects["baseline"] = subject_info(inputs.baseline)
-        if inputs.reward_model:
-            report.subjects["reward_model"] = subject_info(inputs.reward_model)
-        if inputs.data_report:
-            report.subjects["data"] = {"report": str(Path(inputs.data_report) / "report.json")}
-    except GateError as exc:
-        report.errors.append(str(exc))
-        return report.finalize()
+    report.subjects["candidate"] = subject_info(inputs.candidate, inputs.adapter)
+    if inputs.baseline:
+        report.subjects["baseline"] = subject_info(inputs.baseline)
+    if inputs.reward_model:
+        report.subjects["reward_model"] = subject_info(inputs.reward_model)
+    if inputs.data_report:
+        report.subjects["data"] = {"report": str(Path(inputs.data_report) / "report.json")}
     if not policy.policy.spec.checks:
         report.errors.append(f"{policy.path}: spec.checks is empty: nothing to decide (fail closed)")
+    _audit_first(ctx, report)
     for spec in policy.policy.spec.checks:
         cdef = get_check(spec.id)
         missing = [s for s in cdef.needs if not ctx.has(s)]
@@ -98,25 +114,20 @@ def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None,
             report.checks.append(to_check_result(spec, None, error=str(exc)))
         except Exception as exc:  # noqa: BLE001 - a crashing check is an error, which blocks
             report.checks.append(to_check_result(spec, None, error=f"unexpected {type(exc).__name__}: {exc}"))
-    report.summary = _summary(ctx)
+    report.summary.update(_summary(ctx))
     if out_dir is not None:
         _write_records(ctx, Path(out_dir))
+
+
+def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,
+             cache: dict[str, Any] | None = None, device: str | None = None) -> Report:
+    """Run every check ``policy`` enables and decide; never raises (errors are recorded and block)."""
+    report = Report(command="gate", started_at=now_iso(), versions=versions())
+    try:
+        run_checks(policy, inputs, report, out_dir, progress=progress, cache=cache, device=device)
+    except GateError as exc:
+        report.errors.append(str(exc))
     return report.finalize()
-
-
-def write_and_promote(report: Report, out_dir: str | Path, *, registry: str | Path | None = None,
-                      name: str | None = None) -> dict[str, Any] | None:
-    """Write report.json/.md/.html; promote into ``registry`` only when the verdict is pass."""
-    from aligngate.report import write_all
-    from aligngate.verdict import write_report
-
-    write_report(report, out_dir)
-    write_all(report, out_dir)
-    if report.exit_code != 0 or registry is None:
-        return None
-    from aligngate.promotion import promote
-
-    return promote(registry, name or "candidate", out_dir)
 
 
 TRENDED = ("refusal.harmful_refusal_rate", "refusal.over_refusal_rate", "drift.harmful_refusal_delta")
@@ -140,24 +151,37 @@ def record_history(report: Report, db: str | Path, name: str) -> None:
 
 def gate_to_dir(policy_path: str | Path | None, inputs: GateInputs, out_dir: str | Path, *,
                 registry: str | Path | None = None, name: str | None = None, history: str | Path | None = None,
-                cache: dict[str, Any] | None = None, progress: bool = True,
-                device: str | None = None) -> tuple[Report, dict[str, Any] | None]:
-    """The whole gate stage, as the CLI and the flows run it: load the policy, run the checks, record history,
-    write report.json/.md/.html, promote a pass. An invalid policy still yields a written, blocking report.
+                cache: dict[str, Any] | None = None, progress: bool = True, device: str | None = None,
+                verbose: bool = False) -> tuple[Report, dict[str, Any] | None]:
+    """The whole gate stage, as the CLI and the flows run it, behind :func:`aligngate.guard.run_guarded`: load the
+    policy, run the checks, record history, write report.json/.md/.html, promote a pass. Whatever fails -- an
+    invalid policy, a check, the history store, the registry, a signal -- ends in a written ``block`` report whose
+    exit code is the one returned.
 
     Returns the report and the promotion record (None unless promoted).
     """
+    from aligngate.guard import run_guarded
     from aligngate.policy import load_policy
 
-    try:
-        report = run_gate(load_policy(policy_path), inputs, out_dir,
-                          progress=progress, cache=cache, device=device)
-    except GateError as exc:
-        report = Report(command="gate", started_at=now_iso(), versions=versions(), errors=[str(exc)]).finalize()
     name = name or Path(inputs.adapter or inputs.candidate).name
-    if history is not None:
-        record_history(report, history, name)
-    rec = write_and_promote(report, out_dir, registry=registry, name=name)
+    promoted: dict[str, Any] = {}
+
+    def body(report: Report) -> None:
+        run_checks(load_policy(policy_path), inputs, report, out_dir, progress=progress, cache=cache,
+                   device=device)
+
+    def finish(report: Report) -> None:
+        if history is not None:
+            record_history(report, history, name)
+
+    def after(report: Report, staged: Path) -> None:
+        if report.exit_code == 0 and registry is not None:
+            from aligngate.promotion import promote
+
+            promoted.update(promote(registry, name, staged))
+
+    report = run_guarded("gate", out_dir, body, finish=finish, after=after, verbose=verbose)
+    rec = promoted or None
     if rec is not None:
         report.summary["promoted"] = rec
     return report, rec
