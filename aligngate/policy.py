@@ -1,7 +1,10 @@
 """Typed policy files: ``apiVersion`` / ``kind`` / ``metadata`` / ``spec``, validated with pydantic.
 
-Policy YAML is parsed with a loader that rejects duplicate keys, tags (``!function`` and friends) and
-``include``-style indirection, and remembers the line of every key, so that every error names
+Policy files are read defensively (regular files only, at most 1 MiB, never blocking on a FIFO or device)
+and their YAML is built straight from the parser's event stream: anchors and aliases (alias bombs), tags
+(``!function``, ``!!python/object``, ``!!binary`` ...), merge keys, duplicate keys, non-finite numbers and
+nesting deeper than 64 levels are refused before anything is expanded, and the line of every key is
+remembered, so that every error -- including an unexpected one -- is a :class:`PolicyError` naming
 ``file:line`` and the key. The JSON Schema published under ``policies/schema/`` is generated from these
 models (``aligngate validate-policy --schema``); a test keeps it in sync.
 """
@@ -9,6 +12,9 @@ models (``aligngate validate-policy --schema``); a test keeps it in sync.
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +28,8 @@ from aligngate.policy_sections import AuditConfig, CurationConfig, EvaluationCon
 __all__ = [
     "API_VERSION",
     "DEFAULT_POLICY",
+    "MAX_DEPTH",
+    "MAX_POLICY_BYTES",
     "CheckSpec",
     "LoadedPolicy",
     "Policy",
@@ -44,8 +52,8 @@ class Threshold(_Strict):
 
     op: Literal[">=", ">", "<=", "<", "=="]
     """Comparison: ``value <op> threshold``."""
-    value: float
-    """The threshold."""
+    value: float = Field(allow_inf_nan=False)
+    """The threshold (a finite number: NaN or infinity would make the comparison meaningless)."""
     bound: Literal["point", "ci_lower", "ci_upper"] = "point"
     """Compare the point estimate, or a bound of its 95 % confidence interval (statistically honest gates)."""
 
@@ -105,7 +113,7 @@ class Metadata(_Strict):
 class Policy(_Strict):
     """A gate policy file."""
 
-    apiVersion: Literal["aligngate.dev/v1"]  # noqa: N815 - K8s-style field name
+    apiVersion: Literal["aligngate.dev/v1"]
     kind: Literal["GatePolicy"]
     metadata: Metadata
     spec: PolicySpec = Field(default_factory=PolicySpec)
@@ -118,6 +126,20 @@ class Policy(_Strict):
         for i, c in enumerate(self.spec.checks):
             if c.id not in known:
                 raise ValueError(f"spec.checks.{i}.id: unknown check '{c.id}' (known: {', '.join(sorted(known))})")
+        return self
+
+    @model_validator(mode="after")
+    def _finite_numbers(self) -> Policy:
+        """No NaN or infinity anywhere (``"nan"`` / ``"1e400"`` strings coerce to them in float fields)."""
+        todo: list[tuple[tuple[Any, ...], Any]] = [((), self.model_dump())]
+        while todo:
+            path, value = todo.pop()
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{'.'.join(str(p) for p in path)}: non-finite number {value} is not allowed")
+            if isinstance(value, dict):
+                todo.extend(((*path, k), v) for k, v in reversed(value.items()))
+            elif isinstance(value, (list, tuple)):
+                todo.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
         return self
 
 
@@ -135,36 +157,209 @@ class LoadedPolicy(BaseModel):
         return next((c for c in self.policy.spec.checks if c.id == check_id), None)
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys and custom tags, recording key lines by path."""
+# ---------------------------------------------------------------- reading the file
+MAX_POLICY_BYTES = 1 << 20
+"""Largest policy file accepted (1 MiB): policies are a few KiB; a larger file is refused unread."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted (a policy needs about 6)."""
+
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"))
 
 
-def _no_tags(loader: _LineLoader, suffix: str, node: yaml.Node) -> Any:
-    raise PolicyError(f"YAML tag '{node.tag}' is not allowed", line=node.start_mark.line + 1)
+def _require_regular(st: os.stat_result, file: str) -> None:
+    """Refuse anything but a regular file of at most :data:`MAX_POLICY_BYTES`."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a regular file")
+        raise PolicyError(f"policy path is {kind}, not a regular file", file=file)
+    if st.st_size > MAX_POLICY_BYTES:
+        raise PolicyError(f"policy file is too large ({st.st_size} bytes; at most {MAX_POLICY_BYTES} "
+                          f"bytes = {MAX_POLICY_BYTES >> 20} MiB)", file=file)
 
 
-_LineLoader.add_multi_constructor("!", _no_tags)
+def _read_policy_bytes(p: Path) -> bytes:
+    """The bytes of a regular policy file, refusing FIFOs, devices, sockets, directories and large files.
+
+    The path is checked with ``stat`` before it is opened (opening a device or a FIFO can block or have side
+    effects), opened non-blocking, and checked again with ``fstat`` so a swap between the two cannot slip
+    through; at most :data:`MAX_POLICY_BYTES` + 1 bytes are ever read. Symlinks to regular files are followed.
+    """
+    file = str(p)
+    try:
+        _require_regular(os.stat(p), file)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise PolicyError("policy file not found", file=file) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", file=file) from None
+    try:
+        _require_regular(os.fstat(fd), file)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_POLICY_BYTES:
+            chunk = os.read(fd, MAX_POLICY_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", file=file) from None
+    finally:
+        os.close(fd)
+    if size > MAX_POLICY_BYTES:
+        raise PolicyError(f"policy file is too large (more than {MAX_POLICY_BYTES} bytes = "
+                          f"{MAX_POLICY_BYTES >> 20} MiB)", file=file)
+    return b"".join(chunks)
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge":
-                raise PolicyError("YAML merge keys ('<<') are not allowed", line=knode.start_mark.line + 1, key="<<")
-            key = knode.value
-            if key in seen:
-                raise PolicyError(
-                    f"duplicate key (first at line {seen[key]})", line=knode.start_mark.line + 1,
-                    key=".".join(str(p) for p in (*path, key)))
-            seen[key] = knode.start_mark.line + 1
-            lines[(*path, key)] = knode.start_mark.line + 1
-            _walk(vnode, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
+# ---------------------------------------------------------------- YAML events -> data with key lines
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_YAML + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
+"""Tags a scalar may resolve to (implicitly, or explicitly as ``!!int`` ...)."""
+_EXPLICIT_OK = {_YAML + t for t in ("null", "bool", "int", "float", "str")}
+_Path = tuple[Any, ...]
+_NO_KEY = object()
+
+
+def _show_tag(tag: str) -> str:
+    return "!!" + tag[len(_YAML):] if tag.startswith(_YAML) else tag
+
+
+def _dotted(path: _Path) -> str | None:
+    return ".".join(str(p) for p in path) or None
+
+
+class _Container:
+    """A mapping or sequence under construction: its value, path, and (mappings) the pending key."""
+
+    __slots__ = ("key", "path", "seen", "value")
+
+    def __init__(self, value: dict[Any, Any] | list[Any], path: _Path) -> None:
+        self.value, self.path = value, path
+        self.key: Any = _NO_KEY
+        self.seen: dict[Any, int] = {}
+
+
+class _Builder:
+    """Plain Python data from a YAML event stream, without a node graph and without recursion.
+
+    Anchors and aliases are refused where they appear, before anything could be expanded (alias bombs);
+    so are tags other than the plain scalar ones, merge keys, duplicate keys, non-scalar keys, non-finite
+    numbers, nesting deeper than :data:`MAX_DEPTH` and more than one document. Every key's line is recorded
+    by path for error messages.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[_Path, int] = {}
+        self.stack: list[_Container] = []
+        self.root: Any = _NO_KEY
+        self.documents = 0
+        self.line = 1
+        self._resolver = yaml.resolver.Resolver()
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def error(self, msg: str, path: _Path | None = None) -> PolicyError:
+        return PolicyError(msg, file=self.file, line=self.line, key=_dotted(path) if path else None)
+
+    def build(self, text: str) -> Any:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            self.line = event.start_mark.line + 1
+            self.feed(event)
+        return None if self.root is _NO_KEY else self.root
+
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self.error("a policy file must hold a single YAML document")
+            return
+        if isinstance(event, yaml.AliasEvent):
+            raise self.error(f"YAML aliases ('*{event.anchor}') are not allowed in policies", self.next_path())
+        if getattr(event, "anchor", None) is not None:
+            raise self.error(f"YAML anchors ('&{event.anchor}') and aliases are not allowed in policies",
+                             self.next_path())
+        if isinstance(event, yaml.ScalarEvent):
+            self.add(self.scalar(event), scalar=True)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            is_map = isinstance(event, yaml.MappingStartEvent)
+            want = _YAML + ("map" if is_map else "seq")
+            if event.tag not in (None, "!", want):
+                raise self.error(f"YAML tag '{_show_tag(event.tag)}' is not allowed", self.next_path())
+            if len(self.stack) >= MAX_DEPTH:
+                raise self.error(f"nesting deeper than {MAX_DEPTH} levels", self.next_path()[:8])
+            container = _Container({} if is_map else [], self.next_path())
+            self.add(container.value, scalar=False)
+            self.stack.append(container)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self.stack.pop()
+
+    def next_path(self) -> _Path:
+        """Path of the node the next event starts (a mapping's pending key counts as its value's path)."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            return (*top.path, len(top.value))
+        return top.path if top.key is _NO_KEY else (*top.path, top.key)
+
+    def add(self, value: Any, *, scalar: bool) -> None:
+        if not self.stack:
+            self.root = value
+            self.lines.setdefault((), self.line)
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            self.lines[(*top.path, len(top.value))] = self.line
+            top.value.append(value)
+        elif top.key is _NO_KEY:
+            if not scalar:
+                raise self.error("mapping keys must be plain scalars", top.path)
+            if value in top.seen:
+                raise self.error(f"duplicate key (first at line {top.seen[value]})", (*top.path, value))
+            top.seen[value] = self.line
+            self.lines[(*top.path, value)] = self.line
+            top.key = value
+        else:
+            top.value[top.key] = value
+            top.key = _NO_KEY
+
+    def scalar(self, event: yaml.ScalarEvent) -> Any:
+        path = self.next_path()
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self._resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        elif tag not in _EXPLICIT_OK:
+            raise self.error(f"YAML tag '{_show_tag(tag)}' is not allowed", path)
+        if tag == _YAML + "merge":
+            raise self.error("YAML merge keys ('<<') are not allowed", (*path, "<<") if path else ("<<",))
+        if tag == _YAML + "value":  # a lone '=': YAML 1.1's 'value' key, here just text
+            tag = _YAML + "str"
+        if tag not in _SCALAR_TAGS:
+            raise self.error(f"YAML tag '{_show_tag(tag)}' is not allowed", path)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            value = self._constructor.yaml_constructors[tag](self._constructor, node)
+        except (ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+            raise self.error(f"invalid {_show_tag(tag)} value {event.value[:40]!r} ({type(exc).__name__})",
+                             path) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(f"non-finite number {event.value!r} is not allowed", path)
+        return value
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, file: str) -> PolicyError:
+    """A PyYAML scanner/parser/reader error as a PolicyError with the line."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        return PolicyError(f"invalid character {char} in policy: {exc.reason}", file=file, line=line)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return PolicyError(f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None)
 
 
 def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
@@ -174,47 +369,48 @@ def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | 
     return None
 
 
+def _validation_error(exc: ValidationError, file: str, lines: dict[_Path, int]) -> PolicyError:
+    """The first pydantic error as a PolicyError with the key and the line it sits on."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    # model-level validators report 'spec.checks.N.id: ...' in the message: use that location
+    if not loc and ": " in msg and msg.split(": ", 1)[0].count(".") >= 1:
+        dotted, msg = msg.split(": ", 1)
+        loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+    more = f" (and {exc.error_count() - 1} more error(s))" if exc.error_count() > 1 else ""
+    return PolicyError(msg + more, file=file, line=_line_for(loc, lines), key=_dotted(loc))
+
+
 def parse_policy_text(text: str, file: str = "<policy>") -> Policy:
-    """Parse and validate policy YAML text. Raises :class:`PolicyError` with file, line and key."""
+    """Parse and validate policy YAML text. Raises :class:`PolicyError` with file, line and key.
+
+    Nothing else escapes: a ``MemoryError``, ``RecursionError`` or any unexpected failure while parsing or
+    validating becomes a :class:`PolicyError` at the line being read (the gate fails closed, exit 2).
+    """
+    builder = _Builder(file)
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-    except PolicyError as exc:
-        raise PolicyError(str(exc).split(": ", 1)[-1], file=file, line=exc.line, key=exc.key) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                          line=mark.line + 1 if mark else None) from None
-    if node is None:
-        raise PolicyError("empty policy file", file=file, line=1)
-    lines: dict[tuple[Any, ...], int] = {}
-    try:
-        _walk(node, (), lines)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
-    except PolicyError as exc:
-        msg = str(exc)
-        if exc.key:
-            msg = msg.split(f"key '{exc.key}': ", 1)[-1]
-        raise PolicyError(msg.split(": ", 1)[-1] if exc.line and not exc.key else msg, file=file,
-                          line=exc.line, key=exc.key) from None
-    if not isinstance(data, dict):
-        raise PolicyError("a policy must be a mapping with apiVersion, kind, metadata, spec", file=file, line=1)
-    try:
+        data = builder.build(text)
+        if data is None:
+            raise PolicyError("empty policy file (no YAML content)", file=file, line=builder.lines.get((), 1))
+        if not isinstance(data, dict):
+            raise PolicyError(f"a policy must be a mapping with apiVersion, kind, metadata, spec "
+                              f"(not {type(data).__name__})", file=file, line=builder.lines.get((), 1))
         return Policy.model_validate(data)
+    except PolicyError:
+        raise
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, file) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        # model-level validators report 'spec.checks.N.id: ...' in the message: use that location
-        if not loc and ": " in msg and msg.split(": ", 1)[0].count(".") >= 1:
-            dotted, msg = msg.split(": ", 1)
-            loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
-        key = ".".join(str(p) for p in loc) or None
-        more = f" (and {exc.error_count() - 1} more error(s))" if exc.error_count() > 1 else ""
-        raise PolicyError(msg + more, file=file, line=_line_for(loc, lines), key=key) from None
+        raise _validation_error(exc, file, builder.lines) from None
+    except Exception as exc:  # noqa: BLE001 - MemoryError, RecursionError, ...: fail closed with a location
+        detail = f": {str(exc)[:200]}" if str(exc) else ""
+        raise PolicyError(f"cannot parse policy ({type(exc).__name__}{detail})", file=file,
+                          line=builder.line) from None
 
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
@@ -224,17 +420,13 @@ DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "default.yam
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     """Read, validate and hash a policy file (``None``: :data:`DEFAULT_POLICY`)."""
     p = Path(path) if path else DEFAULT_POLICY
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise PolicyError("policy file not found", file=str(p)) from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file: {exc.strerror}", file=str(p)) from None
+    raw = _read_policy_bytes(p)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise PolicyError("policy file is not valid UTF-8", file=str(p), line=line) from None
+        raise PolicyError(f"policy file is not valid UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})",
+                          file=str(p), line=line) from None
     return LoadedPolicy(policy=parse_policy_text(text, str(p)), path=str(p), sha256=sha256_bytes(raw))
 
 

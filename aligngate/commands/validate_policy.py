@@ -1,4 +1,8 @@
-"""``aligngate validate-policy FILE.yaml``: 0 valid, 2 invalid (file, line and key in the message)."""
+"""``aligngate validate-policy FILE.yaml``: 0 valid, 2 invalid (file, line and key in the message).
+
+Never 1 (that means "blocked by policy"): any failure while loading a file -- including an unexpected one such
+as ``MemoryError`` or ``RecursionError`` -- is a :class:`~aligngate.errors.PolicyError` naming the file, exit 2.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate each file; the first invalid one raises PolicyError (exit 2)."""
-    from aligngate.errors import InputError
+    from aligngate.errors import GateError, InputError, PolicyError
     from aligngate.policy import load_policy, policy_json_schema
 
     if args.schema:
@@ -29,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("validate-policy needs at least one FILE.yaml")
     done = []
     for f in args.files:
-        lp = load_policy(f)
+        try:
+            lp = load_policy(f)
+        except GateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail closed: an invalid policy is exit 2, never 1
+            raise PolicyError(f"cannot validate policy (unexpected {type(exc).__name__})", file=f) from None
         done.append({"path": lp.path, "sha256": lp.sha256, "name": lp.policy.metadata.name,
                      "checks": [c.id for c in lp.policy.spec.checks]})
     emit(args, {"valid": True, "policies": done},

@@ -52,8 +52,10 @@ def test_unknown_check_id_rejected() -> None:
 
 def test_tags_and_merge_keys_rejected() -> None:
     assert "!function" in str(_err(HEAD + "spec: !function evil.run\n"))
+    e = _err(HEAD + "spec:\n  checks:\n    - <<: {severity: block}\n      id: drift.kl_mean\n")
+    assert "merge" in str(e) and e.line == 7 and e.key == "spec.checks.0.<<"
     e = _err(HEAD + "base: &b {severity: block}\nspec:\n  checks:\n    - <<: *b\n      id: drift.kl_mean\n")
-    assert "merge" in str(e)
+    assert "anchors" in str(e) and e.line == 5
 
 
 def test_bad_values_and_syntax() -> None:
