@@ -62,15 +62,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _quiet_libraries(args.verbose)
-    from aligngate.errors import GateError
+    from aligngate.errors import GateError, Interrupted
+    from aligngate.guard import handle_signals
 
     try:
-        return int(args.func(args))
+        with handle_signals():  # SIGTERM -> Interrupted -> exit 2, in every command
+            return int(args.func(args))
     except GateError as exc:
         print(f"aligngate: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("aligngate: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        print(f"aligngate: interrupted ({exc or 'SIGINT'})", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # a library calling sys.exit inside a command: never a pass or a "blocked"
+        print(f"aligngate: error: unexpected exit({exc.code}) inside '{args.command}'", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - fail closed on anything unexpected
         if args.verbose:
