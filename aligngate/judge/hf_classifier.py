@@ -6,6 +6,8 @@ Llama-Guard family where "harmful response" means the model complied (``{"harmfu
 "refusal"}``). ``label_map`` maps the model's ``id2label`` names (case-insensitive) or integer ids to judge
 labels; unmapped classes are an error at load time. The input is ``template`` formatted with ``prompt`` and
 ``response`` (default: the pair as two segments), so the response is passed as data, never as instructions.
+The model is loaded through :func:`aligngate.modelio.load_sequence_classifier`: safetensors only, no remote code
+(a directory holding only ``pytorch_model.bin`` is refused before anything reads it).
 """
 
 from __future__ import annotations
@@ -47,14 +49,12 @@ class HFClassifierJudge:
     def _load(self) -> None:
         if self._model is not None:
             return
-        try:
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from aligngate.modelio import load_sequence_classifier
 
-            self._tok = AutoTokenizer.from_pretrained(self.model_id, local_files_only=self.local_files_only)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_id, local_files_only=self.local_files_only)
-            model.to(self.device).eval()
-        except Exception as exc:  # noqa: BLE001
+        try:  # safetensors only; a directory with pickle weights is refused before transformers runs
+            model, self._tok = load_sequence_classifier(self.model_id, device=self.device, dtype="auto",
+                                                        local_files_only=self.local_files_only)
+        except Exception as exc:  # noqa: BLE001 - ModelLoadError and anything else: one judge error
             raise JudgeError(f"could not load hf-classifier model {self.model_id!r}: {exc}") from exc
         id2label = getattr(model.config, "id2label", None) or {}
         targets = []
