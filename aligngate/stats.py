@@ -5,7 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["bootstrap_ci", "mcnemar", "paired_bootstrap_delta", "widen", "wilson_ci"]
+from aligngate.errors import EvaluationError
+
+__all__ = ["bootstrap_ci", "mcnemar", "paired_bootstrap_delta", "require_finite", "widen", "wilson_ci"]
+
+
+def require_finite(value: float, what: str) -> float:
+    """``value`` as a float, or :class:`EvaluationError` naming ``what`` when it is NaN or infinite (a metric that
+    is not a number must never be compared with a threshold)."""
+    v = float(value)
+    if not math.isfinite(v):
+        raise EvaluationError(f"{what} is {v}, not a finite number: nothing was measured")
+    return v
 
 
 def wilson_ci(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -22,6 +22,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-new-tokens", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p.add_argument("--prompt-format", choices=("chat", "raw"), default="chat",
+                   help="chat (default): each prompt as one user turn of the tokenizer's chat template, an error "
+                        "when it has none; raw: the prompt fed as plain text (base models)")
     add_output_flag(p)
     p.set_defaults(func=run)
 
@@ -35,16 +38,20 @@ def run(args: argparse.Namespace) -> int:
 
     suites = [load_suite(s) for s in args.suite]
     res = evaluate_model(args.model, suites, adapter=args.adapter, judge_name=args.judge,
-                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device)
+                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,
+                         prompt_format=args.prompt_format)
     write_jsonl(args.out / "records.jsonl", res.records)
     metrics = {"model": args.model, "adapter": args.adapter, "judge": res.judge, "seconds": round(res.seconds, 2),
-               "suites": {k: m.to_dict() for k, m in res.metrics.items()}}
+               "prompt_format": args.prompt_format, "suites": {k: m.to_dict() for k, m in res.metrics.items()}}
     atomic_write_json(args.out / "metrics.json", metrics)
 
     def text() -> str:
-        lines = [f"{'suite':28s} {'expect':7s} {'n':>5s}  refusal rate  95% CI"]
+        lines = [f"{'suite':28s} {'expect':7s} {'n':>5s}  refusal rate  95% CI          no output"]
         for m in res.metrics.values():
-            lines.append(f"{m.suite:28s} {m.expect:7s} {m.n:5d}  {m.refusal_rate:12.3f}  {ci(m.ci95)}")
+            lines.append(f"{m.suite:28s} {m.expect:7s} {m.n:5d}  {m.refusal_rate:12.3f}  {ci(m.ci95):14s}  "
+                         f"{m.no_output:9d}")
+        lines.append("refusal rate: share refused on must-refuse suites; share not answered (refused or no "
+                     "output) on must-answer suites")
         lines.append(f"records: {args.out / 'records.jsonl'}")
         return "\n".join(lines)
 

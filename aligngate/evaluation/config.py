@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,6 +22,9 @@ class EvaluationConfig(BaseModel):
     """Decode budget per response: refusals show early, so a short budget is enough for the judge."""
     batch_size: int = Field(default=32, ge=1)
     """Generation batch size."""
+    prompt_format: Literal["chat", "raw"] = "chat"
+    """How prompts reach the model: ``chat`` wraps each in the tokenizer's chat template as one user turn (a
+    tokenizer without a template is an error); ``raw`` feeds the prompt as plain text (base models, opt-in)."""
     judge: str = "minilm"
     """Refusal judge by registered name (``minilm``, ``rules``, ``hf-classifier``, ``openai``)."""
     min_samples: int = Field(default=20, ge=1)

@@ -2,9 +2,13 @@
 
 * Behaviour: paired refusal outcomes per prompt → delta of refusal rate with a paired bootstrap interval,
   the exact McNemar p-value, and the list of flipped prompts (refused before, complies now, and reverse).
+  A ``no_output`` record counts against its model as in the suite metrics
+  (:func:`~aligngate.evaluation.runner.counts_as_refused`): not refused on must-refuse prompts, not answered
+  (counted with the refusals) on must-answer prompts.
 * Distribution: mean per-token KL(baseline ‖ candidate) and Jensen-Shannon divergence of the next-token
   distributions along the baseline's own greedy continuation of a fixed prompt set (teacher forced), so
-  both models are compared on exactly the same token positions.
+  both models are compared on exactly the same token positions. Non-finite logits of either model, or a
+  non-finite divergence, raise :class:`~aligngate.errors.EvaluationError`.
 """
 
 from __future__ import annotations
@@ -13,69 +17,102 @@ from pathlib import Path
 from typing import Any
 
 from aligngate.errors import EvaluationError
-from aligngate.evaluation.runner import EvalResult
+from aligngate.evaluation.runner import EvalResult, counts_as_refused
 
 __all__ = ["distribution_drift", "paired_refusal_drift"]
 
 
+def _refused(rec: dict[str, Any], suite: str) -> bool:
+    if rec.get("expect") not in ("refuse", "comply"):
+        raise EvaluationError(f"drift: record '{rec.get('id')}' of suite '{suite}' has no expect (refuse/comply)")
+    return counts_as_refused(rec["label"], rec["expect"])
+
+
 def paired_refusal_drift(baseline: EvalResult, candidate: EvalResult, suite: str, *, seed: int = 0,
                          max_listed: int = 50) -> dict[str, Any]:
-    """Refusal-rate change on ``suite`` with a paired test; lists flipped prompts."""
-    from aligngate.stats import mcnemar, paired_bootstrap_delta
+    """Refusal-rate change on ``suite`` with a paired test; lists flipped prompts.
+
+    "Refused" is :func:`~aligngate.evaluation.runner.counts_as_refused` of each record: on must-answer suites
+    it includes ``no_output`` (not answered), on must-refuse suites it excludes it.
+    """
+    from aligngate.stats import mcnemar, paired_bootstrap_delta, require_finite
 
     base = {r["id"]: r for r in baseline.by_suite(suite)}
     cand = {r["id"]: r for r in candidate.by_suite(suite)}
     ids = [i for i in base if i in cand]
     if not ids:
         raise EvaluationError(f"drift: suite '{suite}' has no prompts in common between baseline and candidate")
-    b = [base[i]["label"] != "compliance" for i in ids]
-    c = [cand[i]["label"] != "compliance" for i in ids]
+    b = [_refused(base[i], suite) for i in ids]
+    c = [_refused(cand[i], suite) for i in ids]
     test = mcnemar(b, c)
     delta, ci = paired_bootstrap_delta([float(x) for x in b], [float(x) for x in c], seed=seed)
+    what = f"drift on suite '{suite}' ({baseline.model} -> {candidate.model})"
+    delta = require_finite(delta, f"refusal-rate delta of {what}")
+    ci = (require_finite(ci[0], f"ci95 of {what}"), require_finite(ci[1], f"ci95 of {what}"))
     lost = [{"id": i, "prompt": base[i]["prompt"], "baseline": base[i]["response"], "candidate": cand[i]["response"]}
             for i, x, y in zip(ids, b, c, strict=True) if x and not y]
     gained = [{"id": i, "prompt": base[i]["prompt"], "baseline": base[i]["response"], "candidate": cand[i]["response"]}
               for i, x, y in zip(ids, b, c, strict=True) if y and not x]
     bl = sum(len(base[i]["response"]) for i in ids) / len(ids)
     cl = sum(len(cand[i]["response"]) for i in ids) / len(ids)
+    if bl == 0:
+        raise EvaluationError(f"{what}: every baseline response is empty, so the length ratio is undefined")
     return {"suite": suite, "n": len(ids), "baseline_rate": sum(b) / len(ids), "candidate_rate": sum(c) / len(ids),
             "delta": delta, "ci95": list(ci), "p_value": test["p_value"], "refused_to_complied": test["b"],
             "complied_to_refused": test["c"], "flipped_refused_to_complied": lost[:max_listed],
             "flipped_complied_to_refused": gained[:max_listed],
-            "mean_chars_baseline": bl, "mean_chars_candidate": cl, "length_ratio": cl / bl if bl else float("nan")}
+            "no_output_baseline": sum(base[i]["label"] == "no_output" for i in ids),
+            "no_output_candidate": sum(cand[i]["label"] == "no_output" for i in ids),
+            "mean_chars_baseline": bl, "mean_chars_candidate": cl, "length_ratio": cl / bl}
 
 
-def _continuations(model: Any, tok: Any, prompts: list[str], n_tokens: int, batch_size: int) -> list[list[int]]:
+def _continuations(model: Any, tok: Any, prompts: list[str], n_tokens: int, batch_size: int,
+                   prompt_format: Any = "chat", name: str | None = None) -> list[list[int]]:
     """Prompt ids + the model's greedy continuation (up to ``n_tokens``), per prompt."""
     import torch
 
-    from aligngate.generation import encode_prompts, left_pad, pad_token_id, stop_token_ids
+    from aligngate.generation import (
+        encode_prompts,
+        guarded_generate,
+        left_pad,
+        model_name,
+        pad_token_id,
+        raise_if_nonfinite,
+        stop_token_ids,
+    )
 
-    enc = encode_prompts(tok, prompts)
+    enc = encode_prompts(tok, prompts, prompt_format=prompt_format)
     stops, pad = stop_token_ids(model, tok), pad_token_id(tok)
     out: list[list[int]] = []
     dev = next(model.parameters()).device
+    bad = 0
     with torch.inference_mode():
         for s in range(0, len(enc), batch_size):
             chunk = enc[s:s + batch_size]
             ids, mask = left_pad(chunk, pad, dev)
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=n_tokens, do_sample=False,
-                                 num_beams=1, eos_token_id=stops, pad_token_id=pad)
+            gen, flags = guarded_generate(model, ids, mask, max_new_tokens=n_tokens, stops=stops, pad_id=pad)
+            bad += sum(flags)
             for row, p in enumerate(chunk):
                 new = gen[row, ids.shape[1]:].tolist()
                 cut = next((k + 1 for k, t in enumerate(new) if t in stops), len(new))
                 out.append(p + new[:cut])
+    raise_if_nonfinite(name or model_name(model), bad, len(enc))
     return out
 
 
-def _logprobs(model: Any, seqs: list[list[int]], starts: list[int], pad: int, batch_size: int) -> list[Any]:
-    """Log-softmax rows predicting each continuation token of every sequence (float32, CPU)."""
+def _logprobs(model: Any, seqs: list[list[int]], starts: list[int], pad: int, batch_size: int,
+              name: str | None = None) -> list[Any]:
+    """Log-softmax rows predicting each continuation token of every sequence (float32, CPU).
+
+    Raises :class:`EvaluationError` when any of those rows' logits are not finite.
+    """
     import torch
 
-    from aligngate.generation import left_pad
+    from aligngate.generation import left_pad, model_name, nonfinite_rows, raise_if_nonfinite
 
     dev = next(model.parameters()).device
     rows: list[Any] = []
+    bad = 0
     with torch.inference_mode():
         for s in range(0, len(seqs), batch_size):
             chunk = seqs[s:s + batch_size]
@@ -86,32 +123,47 @@ def _logprobs(model: Any, seqs: list[list[int]], starts: list[int], pad: int, ba
             for row, seq in enumerate(chunk):
                 off = width - len(seq)
                 a, b = off + starts[s + row] - 1, off + len(seq) - 1
-                rows.append(torch.log_softmax(logits[row, a:b].float(), dim=-1).cpu())
+                sl = logits[row, a:b]
+                bad += bool(nonfinite_rows(sl).any())
+                rows.append(torch.log_softmax(sl.float(), dim=-1).cpu())
+    raise_if_nonfinite(name or model_name(model), bad, len(seqs))
     return rows
 
 
 def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: list[str], *,
                        adapter: str | Path | None = None, n_tokens: int = 16, batch_size: int = 16,
-                       device: str | None = None) -> dict[str, Any]:
-    """Mean per-token KL(baseline ‖ candidate) and JS divergence along the baseline's greedy continuations."""
-    import torch
+                       device: str | None = None, prompt_format: str = "chat") -> dict[str, Any]:
+    """Mean per-token KL(baseline ‖ candidate) and JS divergence along the baseline's greedy continuations.
 
+    ``prompt_format`` as in :func:`~aligngate.generation.encode_prompts` (``chat`` or ``raw``).
+    """
     from aligngate.generation import encode_prompts, pad_token_id
     from aligngate.modelio import load_causal_lm
 
     if not prompts:
         raise EvaluationError("drift: the KL prompt set is empty")
+    base_name = str(baseline)
+    cand_name = f"{candidate} with adapter {adapter}" if adapter else str(candidate)
     base_lm, tok = load_causal_lm(str(baseline), device=device)
-    seqs = _continuations(base_lm, tok, prompts, n_tokens, batch_size)
-    starts = [len(p) for p in encode_prompts(tok, prompts)]
+    seqs = _continuations(base_lm, tok, prompts, n_tokens, batch_size, prompt_format, base_name)
+    starts = [len(p) for p in encode_prompts(tok, prompts, prompt_format=prompt_format)]  # type: ignore[arg-type]
     seqs = [s if len(s) > st else s + [tok.eos_token_id or 0] for s, st in zip(seqs, starts, strict=True)]
     pad = pad_token_id(tok)
-    p_rows = _logprobs(base_lm, seqs, starts, pad, batch_size)
+    p_rows = _logprobs(base_lm, seqs, starts, pad, batch_size, base_name)
     del base_lm
     cand_lm, cand_tok = load_causal_lm(str(candidate), adapter=str(adapter) if adapter else None, device=device)
     if cand_tok.get_vocab() != tok.get_vocab():
         raise EvaluationError("drift: candidate and baseline tokenizers differ; KL over tokens is undefined")
-    q_rows = _logprobs(cand_lm, seqs, starts, pad, batch_size)
+    q_rows = _logprobs(cand_lm, seqs, starts, pad, batch_size, cand_name)
+    return _divergences(p_rows, q_rows, f"{base_name} -> {cand_name}")
+
+
+def _divergences(p_rows: list[Any], q_rows: list[Any], what: str) -> dict[str, Any]:
+    """Mean per-token KL(p ‖ q) and JS from per-prompt log-prob rows; non-finite results raise."""
+    import torch
+
+    from aligngate.stats import require_finite
+
     kls, jss = [], []
     for lp, lq in zip(p_rows, q_rows, strict=True):
         p = lp.exp()
@@ -121,6 +173,8 @@ def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: lis
     per_prompt_kl = [float(k.mean()) for k in kls]
     all_kl = torch.cat(kls)
     all_js = torch.cat(jss)
-    return {"n_prompts": len(prompts), "n_tokens": int(all_kl.numel()), "mean_kl": float(all_kl.mean()),
-            "mean_js": float(all_js.mean()), "max_prompt_kl": max(per_prompt_kl),
-            "per_prompt_kl": [round(x, 6) for x in per_prompt_kl]}
+    mean_kl = require_finite(float(all_kl.mean()), f"drift.kl_mean input: mean KL(baseline ‖ candidate) of {what}")
+    mean_js = require_finite(float(all_js.mean()), f"drift.kl_mean input: mean JS divergence of {what}")
+    max_kl = require_finite(max(per_prompt_kl), f"drift.kl_mean input: max per-prompt KL of {what}")
+    return {"n_prompts": len(p_rows), "n_tokens": int(all_kl.numel()), "mean_kl": mean_kl, "mean_js": mean_js,
+            "max_prompt_kl": max_kl, "per_prompt_kl": [round(x, 6) for x in per_prompt_kl]}

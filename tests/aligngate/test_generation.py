@@ -80,3 +80,71 @@ def test_generate_with_prefill(tiny: tuple[Any, Any]) -> None:
     assert all(r.startswith("Sure, here is") for r in forced)
     with pytest.raises(ValueError):
         generate_with_prefill(model, tok, PROMPTS, [""], progress=False)
+
+
+def test_nonfinite_rows_flags_nan_inf_and_all_masked_rows_only() -> None:
+    import torch
+
+    from aligngate.generation import nonfinite_rows
+
+    inf, nan = float("inf"), float("nan")
+    scores = torch.tensor([[0.5, 1.0, 2.0], [-inf, 1.0, -inf], [0.0, nan, 1.0], [0.0, inf, 1.0], [-inf, -inf, -inf]])
+    assert nonfinite_rows(scores).tolist() == [False, False, True, True, True]
+
+
+def _with_nan_embedding(model: Any, token_id: int) -> Any:
+    import copy
+
+    import torch
+
+    broken = copy.deepcopy(model)
+    with torch.no_grad():
+        broken.get_input_embeddings().weight[token_id] = float("nan")
+    return broken
+
+
+def test_nonfinite_logits_raise_naming_model_and_count(tiny: tuple[Any, Any]) -> None:
+    from aligngate.errors import EvaluationError
+    from aligngate.generation import encode_prompts, generate, generate_with_prefill, next_token_logprobs
+
+    model, tok = tiny
+    assert model.get_input_embeddings().weight.data_ptr() != model.get_output_embeddings().weight.data_ptr()
+    enc = encode_prompts(tok, PROMPTS)
+    only_in_one = [t for t in enc[2] if all(t not in e for k, e in enumerate(enc) if k != 2)]
+    broken = _with_nan_embedding(model, only_in_one[0])  # NaN reaches exactly one prompt's logits
+    broken.generation_config.remove_invalid_values = True  # a config cannot hide it
+    with pytest.raises(EvaluationError, match=r"model cand produced non-finite logits on 1 of 6 prompts"):
+        generate(broken, tok, PROMPTS, max_new_tokens=4, batch_size=4, progress=False, name="cand")
+    with pytest.raises(EvaluationError, match=r"non-finite logits on 1 of 6 prompts \(corrupt weights\?\)"):
+        generate_with_prefill(broken, tok, PROMPTS, ["Sure"] * len(PROMPTS), max_new_tokens=4, progress=False)
+    with pytest.raises(EvaluationError, match=r"non-finite logits on 1 of 6 prompts"):
+        next_token_logprobs(broken, tok, PROMPTS, batch_size=4)
+    assert len(generate(model, tok, PROMPTS, max_new_tokens=4, progress=False)) == len(PROMPTS)
+
+
+def test_completions_carry_tokens_and_the_models_own_text(tiny: tuple[Any, Any]) -> None:
+    from aligngate.generation import generate_completions
+
+    model, tok = tiny
+    done = generate_completions(model, tok, PROMPTS[:2], ["Sure", ""], max_new_tokens=5, progress=False)
+    assert done[0].text.startswith("Sure") and done[0].budget == 5
+    assert done[0].text == ("Sure" + tok.decode(list(done[0].tokens), skip_special_tokens=True)).strip()
+    assert done[1].text == done[1].continuation and len(done[1].tokens) <= 5
+
+
+def test_no_chat_template_is_an_error_unless_raw(tiny: tuple[Any, Any]) -> None:
+    import copy
+
+    from aligngate.errors import InputError
+    from aligngate.generation import encode_prompts, generate
+
+    model, tok = tiny
+    bare = copy.deepcopy(tok)
+    bare.chat_template = None
+    with pytest.raises(InputError, match="has no chat template"):
+        encode_prompts(bare, ["Hi"])
+    with pytest.raises(InputError, match="has no chat template"):
+        generate(model, bare, ["Hi"], progress=False)
+    assert encode_prompts(bare, ["Hi"], prompt_format="raw") == [list(tok("Hi")["input_ids"])]
+    assert encode_prompts(tok, ["Hi"], prompt_format="raw") == [list(tok("Hi")["input_ids"])]  # raw even with one
+    assert len(generate(model, bare, ["Hi", "x"], max_new_tokens=3, progress=False, prompt_format="raw")) == 2
