@@ -115,7 +115,7 @@ def generate_ids_fast(model: Any, encoded: Sequence[Sequence[int]], *, max_new_t
 
 def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 24,
                   batch_size: int = 64, progress: bool = False, backend: Backend = "auto",
-                  exact: bool = True) -> list[str]:
+                  exact: bool = True, prompt_format: str = "chat", name: str | None = None) -> list[str]:
     """Greedy completions for ``prompts`` (chat-templated), in input order, special tokens stripped.
 
     Drop-in for :func:`aligngate.generation.generate`: same prompt encoding, stop tokens, batching and text
@@ -132,8 +132,8 @@ def generate_fast(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new
     if chosen == "stock":
         log.info("fastgen: stock generate (%s)", why)
         return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                        progress=progress)
-    encoded = encode_prompts(tokenizer, prompts)
+                        progress=progress, prompt_format=prompt_format, name=name)  # type: ignore[arg-type]
+    encoded = encode_prompts(tokenizer, prompts, prompt_format=prompt_format)  # type: ignore[arg-type]
     stops = stop_token_ids(model, tokenizer)
     rows = generate_ids_fast(model, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size, stop_ids=stops,
                              pad_id=pad_token_id(tokenizer), backend="static", exact=exact)

@@ -137,7 +137,7 @@ class GateContext:
             return evaluate_model(model, harmful + safe, adapter=adapter, judge=self.judge(),
                                   judge_error=self.judge_error(),
                                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                                  progress=self.progress, device=self.device)
+                                  progress=self.progress, device=self.device, prompt_format=cfg.prompt_format)
 
         return self._once(key, run, shared=True)  # type: ignore[no-any-return]
 
@@ -173,7 +173,7 @@ class GateContext:
                 raise InputError("KL drift needs a baseline model")
             return distribution_drift(self.inputs.baseline, self.inputs.candidate,
                                       [it.prompt for it in suite.items], adapter=self.loadable_adapter(),
-                                      device=self.device)
+                                      device=self.device, prompt_format=self.eval_config.prompt_format)
 
         return self._once("kl", run)  # type: ignore[no-any-return]
 
