@@ -31,7 +31,10 @@ _CHUNK = 1 << 20
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on clean exit fsync and rename it over ``path``."""
+    """Open a temp file beside ``path``; on clean exit fsync and rename it over ``path``.
+
+    An ``OSError`` that names no file (a write failing on a full disk: ``[Errno 28]`` / ``[Errno 27] File too
+    large``) is re-raised naming ``path``, so that the error message says which output could not be written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -41,9 +44,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
         raise
 
 

@@ -2,9 +2,11 @@
 
     report = run_guarded("gate", out_dir, body, after=promote_if_passed)
 
-1. At start, ``out_dir/report.json`` is replaced by an *in-progress* report (``verdict: block``, ``exit_code: 2``,
-   ``status: running``) and the previous ``report.md`` / ``report.html`` are removed: a run that is killed, even
-   with SIGKILL, leaves a blocking report behind, never the previous run's ``pass``.
+1. At start, the previous ``report.json``, ``report.md`` and ``report.html`` in ``out_dir`` are removed (removing
+   needs no disk space: a full disk cannot keep a stale ``pass``), then an *in-progress* ``report.json``
+   (``verdict: block``, ``exit_code: 2``, ``status: running``) is written: a run that is killed, even with SIGKILL,
+   leaves a blocking report (or none) behind, never the previous run's ``pass``. An ``out_dir`` that is not a
+   directory (or cannot be created) is an input error naming it; nothing is written then.
 2. ``body(report)`` fills the report. A :class:`~aligngate.errors.GateError`, any other exception, Ctrl-C
    (``KeyboardInterrupt``) or SIGTERM (:class:`~aligngate.errors.Interrupted`, raised by the handler
    :func:`handle_signals` installs) is recorded in ``report.errors``: the verdict is ``block`` with exit 2.
@@ -35,7 +37,7 @@ from typing import Any
 from aligngate.errors import GateError, Interrupted
 from aligngate.verdict import Report, now_iso, versions
 
-__all__ = ["REPORT_FILES", "handle_signals", "mark_in_progress", "run_guarded"]
+__all__ = ["REPORT_FILES", "handle_signals", "mark_in_progress", "prepare_out_dir", "run_guarded"]
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +65,36 @@ def handle_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed; an existing non-directory or an uncreatable path is an InputError naming it."""
+    from aligngate.errors import InputError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output directory {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
+    return out
+
+
 def mark_in_progress(out_dir: str | Path, report: Report) -> None:
-    """Replace ``out_dir``'s report with a blocking in-progress one; drop the previous Markdown and HTML."""
+    """Remove ``out_dir``'s previous reports, then write a blocking in-progress ``report.json``.
+
+    The old files go first: if the marker cannot be written (a full disk), no stale ``pass`` is left behind."""
     from aligngate.verdict import write_report
 
     out = Path(out_dir)
+    for name in REPORT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
     marker = report.model_copy(deep=True)
     marker.status = "running"
     marker.verdict, marker.exit_code = "block", 2
     marker.errors = [f"in progress since {report.started_at} (pid {os.getpid()}): a report left in this state "
                      "means the run ended before deciding"]
     write_report(marker, out)
-    for name in REPORT_FILES[1:]:
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
 
 
 def _record(report: Report, exc: BaseException, verbose: bool) -> None:
@@ -112,7 +130,7 @@ def run_guarded(command: str, out_dir: str | Path | None, body: Callable[[Report
     with handle_signals():
         try:
             if out is not None:
-                out.mkdir(parents=True, exist_ok=True)
+                prepare_out_dir(out)
                 mark_in_progress(out, report)
             body(report)
         except BaseException as exc:  # noqa: BLE001 - fail closed on anything, interrupts included
@@ -121,8 +139,8 @@ def run_guarded(command: str, out_dir: str | Path | None, body: Callable[[Report
         report.finalize()
         if finish is not None:
             _step(report, lambda: finish(report), verbose)
-        if out is None:
-            if after is not None:
+        if out is None or not out.is_dir():  # no output directory: nothing can be written (the error is recorded)
+            if after is not None and out is None:
                 _step(report, lambda: after(report, Path(".")), verbose)
             return report
         try:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aligngate.errors import InputError
+
 __all__ = ["ControlResult", "append_run", "control_check", "cusum", "metric_series", "runs"]
 
 _SCHEMA = """
@@ -31,9 +33,17 @@ CREATE INDEX IF NOT EXISTS runs_name ON runs(name, id);
 
 
 def _connect(db: str | Path) -> sqlite3.Connection:
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(str(db), timeout=30)
-    con.executescript(_SCHEMA)
+    """Open (creating if needed) the store; a path that cannot hold one is an InputError naming it."""
+    try:
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(str(db), timeout=30)
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"history store {db}: cannot open it: {exc}") from None
+    try:
+        con.executescript(_SCHEMA)
+    except sqlite3.Error as exc:
+        con.close()
+        raise InputError(f"history store {db}: cannot open it: {exc}") from None
     return con
 
 
@@ -54,17 +64,24 @@ def append_run(db: str | Path, name: str, report: dict[str, Any], report_path: s
     cand = (report.get("subjects") or {}).get("candidate", {})
     con = _connect(db)
     try:
-        with con:
-            cur = con.execute(
-                "INSERT INTO runs(name, at, verdict, exit_code, model, adapter, policy_sha256, report) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (name, report.get("finished_at") or "", report.get("verdict", "block"), int(report.get("exit_code", 2)),
-                 cand.get("model"), cand.get("adapter"), (report.get("policy") or {}).get("sha256"), report_path))
-            run_id = int(cur.lastrowid or 0)
-            con.executemany("INSERT INTO metrics(run_id, key, value, n) VALUES (?,?,?,?)",
-                            [(run_id, k, v, n) for k, (v, n) in _metrics_of(report).items()])
+        return _insert_run(con, name, report, cand, report_path)
+    except sqlite3.Error as exc:
+        raise InputError(f"history store {db}: cannot record the run: {exc}") from None
     finally:
         con.close()
+
+
+def _insert_run(con: sqlite3.Connection, name: str, report: dict[str, Any], cand: dict[str, Any],
+                report_path: str | None) -> int:
+    with con:
+        cur = con.execute(
+            "INSERT INTO runs(name, at, verdict, exit_code, model, adapter, policy_sha256, report) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (name, report.get("finished_at") or "", report.get("verdict", "block"), int(report.get("exit_code", 2)),
+             cand.get("model"), cand.get("adapter"), (report.get("policy") or {}).get("sha256"), report_path))
+        run_id = int(cur.lastrowid or 0)
+        con.executemany("INSERT INTO metrics(run_id, key, value, n) VALUES (?,?,?,?)",
+                        [(run_id, k, v, n) for k, (v, n) in _metrics_of(report).items()])
     return run_id
 
 

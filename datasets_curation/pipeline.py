@@ -12,9 +12,11 @@ in exactly one of the two files, else :class:`~aligngate.errors.DataValidationEr
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -296,6 +298,14 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
         state.lengths.finish()
         triggers = _find_triggers(state, staging)
         _write_outputs(state, staging, out, triggers, result, progress, db)
+    except sqlite3.Error as exc:
+        raise InputError(f"curation scratch database {db.path}: {exc} (a full or read-only disk under {out}?)") \
+            from None
+    except OSError as exc:
+        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
+            raise InputError(f"cannot write in output directory {out} (a full or read-only disk?): "
+                             f"{exc.strerror}") from None
+        raise
     finally:
         db.close()
         with contextlib.suppress(FileNotFoundError):
@@ -306,6 +316,11 @@ def curate_file(input_path: str | os.PathLike[str], kind: str, out_dir: str | os
     if result.unreadable == result.input_rows:
         raise DataValidationError(f"{path}: none of its {result.input_rows} line(s) holds a readable row (blank, "
                                   "unparseable or not UTF-8; see quarantine.jsonl): nothing to curate (fail closed)")
+    if result.curated == 0 and result.poison_rows == 0:  # all poison: the poison limit decides (exit 1)
+        top = ", ".join(f"{r} ({n})" for r, n in list(result.reason_counts.items())[:3])
+        raise DataValidationError(f"{path}: none of its {result.input_rows} row(s) passed curation as --kind {kind} "
+                                  f"rows (reasons: {top}; see quarantine.jsonl): an empty curated set is nothing "
+                                  "to train on (fail closed)")
     result.triggers = [t.to_dict() for t in triggers]
     result.gx = state.gx.to_dict()
     result.lengths = state.lengths.summary()

@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from aligngate.evaluation.runner import evaluate_model
     from aligngate.evaluation.suites import load_suite
     from aligngate.fileio import atomic_write_json, write_jsonl
+    from aligngate.guard import prepare_out_dir
     from aligngate.report._fmt import ci
 
+    prepare_out_dir(args.out)  # an unusable --out fails before any generation, not after
     suites = [load_suite(s) for s in args.suite]
     res = evaluate_model(args.model, suites, adapter=args.adapter, judge_name=args.judge,
                          max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,

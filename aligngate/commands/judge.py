@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from aligngate.fileio import write_jsonl
 
     rows = read_rows(args.input)
+    if not rows:
+        raise InputError(f"{args.input}: no rows (blank lines only): nothing to judge")
     judge = get_judge(args.judge)
     judgements = _judge_all(judge, rows, args.batch_size)
     counts = {"refusal": 0, "partial_refusal": 0, "compliance": 0}

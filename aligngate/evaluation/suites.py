@@ -116,10 +116,12 @@ def _standard(fmt: str, path: Path) -> tuple[Expect, list[SuiteItem]]:
     return ("comply" if fmt == "or-bench" else "refuse"), items
 
 
-def _apply_options(items: list[SuiteItem], options: list[str]) -> list[SuiteItem]:
+def _apply_options(items: list[SuiteItem], options: list[str], spec: str = "") -> list[SuiteItem]:
     for opt in options:
         key, _, val = opt.partition("=")
         if key == "limit":
+            if not val.isdigit() or int(val) < 1:
+                raise InputError(f"suite '{spec}': option '{opt}': limit must be a whole number >= 1")
             items = items[: int(val)]
         elif key == "jailbreak":
             if val not in JAILBREAK_TEMPLATES:
@@ -157,7 +159,7 @@ def load_suite(spec: str) -> Suite:
         items = [SuiteItem(str(r.get("id", i)), str(r["prompt"]), str(r.get("category", "")))
                  for i, r in enumerate(rows)]
         name, source = path.stem, str(path)
-    items = _apply_options(items, options)
+    items = _apply_options(items, options, spec)
     if not items:
         raise InputError(f"suite '{spec}' has no prompts")
     return Suite(name=name + "".join(f"@{o}" for o in options), expect=expect, items=items, source=source)

@@ -95,18 +95,21 @@ class OpenAIJudge:
                     try:
                         r = client.post("/chat/completions", json=body)
                         if r.status_code >= 500 or r.status_code == 429:
-                            last = JudgeError(f"openai judge: HTTP {r.status_code}")
+                            last = JudgeError(f"openai judge at {self.base_url}: HTTP {r.status_code}")
                             continue
                         if r.status_code >= 400:
-                            raise JudgeError(f"openai judge: HTTP {r.status_code}: {r.text[:200]}")
+                            raise JudgeError(f"openai judge at {self.base_url}: HTTP {r.status_code}: {r.text[:200]}")
                         content = r.json()["choices"][0]["message"]["content"]
                         break
                     except httpx.HTTPError as exc:
                         last = exc
                     except (KeyError, IndexError, TypeError, ValueError) as exc:
-                        raise JudgeError(f"openai judge: malformed reply: {exc}") from exc
+                        raise JudgeError(f"openai judge at {self.base_url}: malformed reply: {exc}") from exc
                 else:
-                    raise JudgeError(f"openai judge: request failed: {last}") from last
-                label = self.parse(content or "")
+                    raise JudgeError(f"openai judge at {self.base_url}: request failed: {last}") from last
+                try:
+                    label = self.parse(content or "")
+                except JudgeError as exc:
+                    raise JudgeError(f"{exc} (from {self.base_url})") from None
                 out.append(Judgement(label=label, score=_SCORES[label]))
         return out

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -189,6 +190,11 @@ def run_reward_test(model_path: str | Path | None, config: RewardTestConfig | No
     raw = scorer([wanted[k] for k in keys])
     if len(raw) != len(keys):
         raise EvaluationError(f"scorer returned {len(raw)} scores for {len(keys)} inputs")
+    bad = sum(1 for x in raw if not math.isfinite(x))
+    if bad:  # NaN compares false both ways: accuracies would look measured and a 0 threshold would pass
+        raise EvaluationError(f"reward model {model_path if model_path is not None else '(scorer)'} returned "
+                              f"non-finite scores (NaN/Inf) for {bad} of {len(raw)} conversations (corrupt "
+                              "weights?): nothing was measured")
     score = dict(zip(keys, raw, strict=True))
     trunc = getattr(scorer, "truncated", 0)
     if trunc:

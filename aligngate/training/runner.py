@@ -66,7 +66,7 @@ class RunContext:
             gradient_accumulation_steps=c.gradient_accumulation_steps, learning_rate=c.learning_rate,
             lr_scheduler_type=c.lr_scheduler_type, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay,
             max_grad_norm=c.max_grad_norm, logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps),
-            save_strategy="no", report_to="none",
+            save_strategy="no", report_to="none", logging_nan_inf_filter=False,
             seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
             dataloader_num_workers=0, **self.device.trainer_kwargs())
 
@@ -148,6 +148,22 @@ def _check_kept(trainer: Any, n_rows: int, method: str) -> None:
                     method, n_rows - kept, n_rows)
 
 
+def _check_finite(trainer: Any, losses: list[dict[str, float]], train_loss: Any, method: str, base: str) -> None:
+    """A run whose loss or trained weights are NaN/Inf produced nothing usable: TrainingError, nothing is saved."""
+    import math
+
+    import torch
+
+    bad_loss = [x["loss"] for x in losses if not math.isfinite(x["loss"])]
+    if isinstance(train_loss, float) and not math.isfinite(train_loss):
+        bad_loss.append(train_loss)
+    bad = [n for n, p in trainer.model.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())]
+    if bad_loss or bad:
+        what = f"{len(bad)} trained tensor(s) hold NaN/Inf (e.g. {bad[0]})" if bad else "the loss is NaN/Inf"
+        raise TrainingError(f"{method} training on base model {base} diverged: {what}; a corrupt base model "
+                            "(non-finite weights), corrupt data or a too high learning rate (nothing was saved)")
+
+
 def _check_base(base: str) -> None:
     """A local path must exist; anything shaped like a hub id (``name`` or ``owner/name``) is left to the loader."""
     if Path(base).exists():
@@ -219,6 +235,7 @@ def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict
         except Exception as exc:  # noqa: BLE001 - any library failure is a training error
             raise TrainingError(f"{method} training failed: {type(exc).__name__}: {exc}") from exc
         seconds = time.perf_counter() - t0
+        _check_finite(trainer, losses, getattr(output, "training_loss", None), method, base)
         save(trainer, ctx, stage)
         tok.save_pretrained(stage)
         train_loss = getattr(output, "training_loss", None)
