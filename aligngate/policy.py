@@ -28,6 +28,7 @@ from aligngate.policy_sections import AuditConfig, CurationConfig, EvaluationCon
 __all__ = [
     "API_VERSION",
     "DEFAULT_POLICY",
+    "PACKAGED_POLICIES",
     "MAX_DEPTH",
     "MAX_POLICY_BYTES",
     "CheckSpec",
@@ -36,7 +37,9 @@ __all__ = [
     "PolicySpec",
     "Threshold",
     "load_policy",
+    "packaged_policy",
     "parse_policy_text",
+    "resolve_policy_path",
     "policy_json_schema",
 ]
 
@@ -120,7 +123,7 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _known_checks(self) -> Policy:
-        from checks import registered_ids  # light: the registry imports nothing heavy
+        from aligngate.checks import registered_ids  # light: the registry imports nothing heavy
 
         known = registered_ids()
         for i, c in enumerate(self.spec.checks):
@@ -413,13 +416,38 @@ def parse_policy_text(text: str, file: str = "<policy>") -> Policy:
                           line=builder.line) from None
 
 
-DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
-"""The repository's default policy, used when no ``--policy`` is given."""
+PACKAGED_POLICIES = ("default", "strict")
+"""Policies shipped in the package (``policies/*.yaml``, installed as ``aligngate.policies``)."""
+
+
+def packaged_policy(name: str = "default") -> Path:
+    """The file of a packaged policy (``default``, ``strict``), found with ``importlib.resources`` so that an
+    installed wheel reads its own copy."""
+    from importlib.resources import files
+
+    if name not in PACKAGED_POLICIES:
+        raise PolicyError(f"no packaged policy named {name!r} (packaged: {', '.join(PACKAGED_POLICIES)})")
+    return Path(str(files("aligngate.policies") / f"{name}.yaml"))
+
+
+DEFAULT_POLICY = packaged_policy("default")
+"""The default policy, used when no ``--policy`` is given (what the demo and the GitHub Actions gate use)."""
+
+
+def resolve_policy_path(path: str | Path | None) -> Path:
+    """``None`` -> :data:`DEFAULT_POLICY`; a packaged policy's bare name (``strict``) -> its file, unless a file of
+    that name exists; anything else -> the path as given."""
+    if not path:
+        return DEFAULT_POLICY
+    p = Path(path)
+    if str(path) in PACKAGED_POLICIES and not p.exists():
+        return packaged_policy(str(path))
+    return p
 
 
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
-    """Read, validate and hash a policy file (``None``: :data:`DEFAULT_POLICY`)."""
-    p = Path(path) if path else DEFAULT_POLICY
+    """Read, validate and hash a policy file (``None``: :data:`DEFAULT_POLICY`; ``"strict"``: the packaged one)."""
+    p = resolve_policy_path(path)
     raw = _read_policy_bytes(p)
     try:
         text = raw.decode("utf-8")

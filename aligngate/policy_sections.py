@@ -5,6 +5,6 @@ from __future__ import annotations
 from aligngate.audit.config import AuditConfig
 from aligngate.evaluation.config import EvaluationConfig
 from aligngate.rewardtest.config import RewardTestConfig
-from datasets_curation.config import CurationConfig
+from aligngate.curation.config import CurationConfig
 
 __all__ = ["AuditConfig", "CurationConfig", "EvaluationConfig", "RewardTestConfig"]

@@ -267,8 +267,8 @@ def score(rows: list[dict[str, Any]], out: Path, group: str = "_label") -> dict[
 
 def run(path: Path, kind: str, out: Path, models: Any = None) -> Any:
     """curate_file with the default policy section."""
-    from datasets_curation.config import CurationConfig
-    from datasets_curation.pipeline import curate_file
+    from aligngate.curation.config import CurationConfig
+    from aligngate.curation.pipeline import curate_file
 
     return curate_file(path, kind, out, CurationConfig(), progress=False, models=models)
 
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "xstest").is_dir():
         print(f"shared data not found in {data}", file=sys.stderr)
         return 2
-    from datasets_curation.detectors.learned import load_models
+    from aligngate.curation.detectors.learned import load_models
 
     rng = random.Random(args.seed)
     pools = load_pools(data)

@@ -22,7 +22,7 @@ __all__ = ["CheckDef", "check", "get_check", "registered", "registered_ids"]
 Subject = str  # "candidate" | "baseline" | "adapter" | "reward_model" | "data_report"
 CheckFn = Callable[[Any, "CheckSpec"], "Measurement"]
 
-_MODULES = ("checks.data", "checks.adapter", "checks.refusal", "checks.drift", "checks.reward")
+_MODULES = ("aligngate.checks.data", "aligngate.checks.adapter", "aligngate.checks.refusal", "aligngate.checks.drift", "aligngate.checks.reward")
 _REGISTRY: dict[str, CheckDef] = {}
 
 

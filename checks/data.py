@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checks import check
+from aligngate.checks import check
 
 __all__: list[str] = []
 

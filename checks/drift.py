@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks import check
+from aligngate.checks import check
 
 __all__: list[str] = []
 

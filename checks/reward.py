@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks import check
+from aligngate.checks import check
 
 __all__ = ["REWARD_CHECK_IDS"]
 

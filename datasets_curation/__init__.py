@@ -1,6 +1,6 @@
 """Tuning-data curation: readers, Great Expectations suites, poisoning detectors, quarantine.
 
-The entry point is :func:`datasets_curation.pipeline.curate_file` (re-exported lazily here, so importing the
+The entry point is :func:`aligngate.curation.pipeline.curate_file` (re-exported lazily here, so importing the
 package stays light).
 """
 
@@ -13,7 +13,7 @@ __all__ = ["CurationResult", "curate_file"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from datasets_curation import pipeline
+        from aligngate.curation import pipeline
 
         return getattr(pipeline, name)
     raise AttributeError(name)

@@ -1,8 +1,8 @@
 """The single entry point: :func:`curate_file`.
 
-Pass 1 (:mod:`datasets_curation.scan`) validates and scores every row into a staging file; what it must remember
+Pass 1 (:mod:`aligngate.curation.scan`) validates and scores every row into a staging file; what it must remember
 across rows (duplicate hashes, MinHash index, rows for review) goes to a SQLite scratch file
-(:mod:`datasets_curation.spill`), so memory stays flat as the file grows. Then the
+(:mod:`aligngate.curation.spill`), so memory stays flat as the file grows. Then the
 dataset-level detectors are settled: trigger n-grams (pass 2 over the staging file counts candidate n-grams in
 all rows) and the length distribution. Pass 3 applies them and writes ``curated.jsonl``, ``quarantine.jsonl``
 and ``review.csv`` atomically (temporary files renamed at the end). Lineage is asserted: every input row lands
@@ -26,19 +26,19 @@ from typing import IO, Any
 
 from aligngate.errors import DataValidationError, InputError
 from aligngate.fileio import atomic_open
-from datasets_curation.config import POISON_DETECTORS, CurationConfig
-from datasets_curation.detectors.trigger import (
+from aligngate.curation.config import POISON_DETECTORS, CurationConfig
+from aligngate.curation.detectors.trigger import (
     PositiveCounter,
     Trigger,
     count_candidates,
     row_triggers,
     select_triggers,
 )
-from datasets_curation.heap import trim_heap
-from datasets_curation.readers import detect_format, iter_records
-from datasets_curation.review import ReviewWriter
-from datasets_curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
-from datasets_curation.spill import SpillDB
+from aligngate.curation.heap import trim_heap
+from aligngate.curation.readers import detect_format, iter_records
+from aligngate.curation.review import ReviewWriter
+from aligngate.curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
+from aligngate.curation.spill import SpillDB
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,9 @@ def _progress(progress: bool, desc: str) -> Any:
 
 
 def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None, db: SpillDB) -> ScanState:
-    from datasets_curation.detectors.dedupe import ExactDeduper, NearDeduper
-    from datasets_curation.detectors.learned import LearnedScorer, load_models
-    from datasets_curation.expectations import Validator
+    from aligngate.curation.detectors.dedupe import ExactDeduper, NearDeduper
+    from aligngate.curation.detectors.learned import LearnedScorer, load_models
+    from aligngate.curation.expectations import Validator
 
     learned_on = any(config.enabled(n) for n in ("harmful_compliance", "flipped_preference", "verbose_non_answer",
                                                    "trigger_phrase"))
@@ -124,7 +124,7 @@ def _state(kind: str, config: CurationConfig, models: tuple[Any, Any] | None, db
 
 
 def _harm_worker(state: ScanState, prepared: Prepared, threads: int) -> list[float]:
-    """:func:`~datasets_curation.scan.harm_scores` in the prefetch thread, with the main thread's torch thread
+    """:func:`~aligngate.curation.scan.harm_scores` in the prefetch thread, with the main thread's torch thread
     count (OpenMP's count is per calling thread; a new thread would otherwise get the library default). One
     thread there was slower: 181 vs 214 rows/s on 20k rows, 2 cores, against 187 unpipelined."""
     if state.scorer is not None and prepared.norms:
@@ -207,7 +207,7 @@ def _final_reasons(entry: dict[str, Any], state: ScanState, triggers: list[Trigg
             reasons.append(f"trigger_phrase:{t.ngram}")
             scores["trigger_phrase"] = max(scores.get("trigger_phrase", 0.0), round(t.score, 4))
     if "ll" in entry and cfg.enabled("length_outlier"):
-        from datasets_curation.detectors.stats import length_score
+        from aligngate.curation.detectors.stats import length_score
 
         z = max((state.lengths.z(v) for v in entry["ll"]), key=abs)
         sc = length_score(z)

@@ -1,4 +1,4 @@
-"""Turn a :class:`~datasets_curation.pipeline.CurationResult` into ``report.json`` checks, subjects and summary.
+"""Turn a :class:`~aligngate.curation.pipeline.CurationResult` into ``report.json`` checks, subjects and summary.
 
 Checks:
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from aligngate.verdict import CheckResult, Report, ThresholdOut, apply_threshold
-from datasets_curation.config import POISON_DETECTORS, CurationConfig
+from aligngate.curation.config import POISON_DETECTORS, CurationConfig
 
 __all__ = ["fill_report", "poison_check"]
 

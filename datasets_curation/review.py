@@ -17,8 +17,8 @@ from typing import Any
 
 from aligngate.errors import InputError
 from aligngate.fileio import atomic_open
-from datasets_curation.config import POISON_DETECTORS
-from datasets_curation.spill import SpillDB
+from aligngate.curation.config import POISON_DETECTORS
+from aligngate.curation.spill import SpillDB
 
 __all__ = ["COLUMNS", "ReviewWriter", "accept_review", "risk_of"]
 
@@ -45,7 +45,7 @@ def risk_of(reasons: list[str], scores: dict[str, Any]) -> float:
 class ReviewWriter:
     """Collects quarantined rows (excerpts only) on disk and writes them sorted by risk (SQLite sorts, so memory
     does not grow with the number of quarantined rows). ``db``: the run's
-    :class:`~datasets_curation.spill.SpillDB` (default: a private one, deleted after :meth:`write`)."""
+    :class:`~aligngate.curation.spill.SpillDB` (default: a private one, deleted after :meth:`write`)."""
 
     def __init__(self, db: SpillDB | None = None) -> None:
         self._own = db is None

@@ -4,7 +4,7 @@ Per chunk: parse → normalise (:func:`prepare_chunk`) → harm classifier on th
 chunk ahead in a worker thread by the pipeline) → Great Expectations suite → judge → duplicate / near-duplicate →
 PII (:func:`finish_chunk`). Each row's outcome goes to a staging JSONL file (original row, reasons, scores, the
 prompt side for the trigger search). What must be remembered across chunks is bounded in memory or on disk:
-row hashes and MinHash signatures in the run's SQLite scratch file (:mod:`datasets_curation.spill`), a capped
+row hashes and MinHash signatures in the run's SQLite scratch file (:mod:`aligngate.curation.spill`), a capped
 n-gram table of positive rows, histograms of lengths; memory does not grow with the number of rows.
 """
 
@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from datasets_curation.config import CurationConfig
-from datasets_curation.detectors.dedupe import ExactDeduper, NearDeduper, row_hash
-from datasets_curation.detectors.learned import LearnedScorer, dpo_scores, sft_scores
-from datasets_curation.detectors.pii import find_pii
-from datasets_curation.detectors.stats import LengthStats, RewardStats
-from datasets_curation.detectors.trigger import PositiveCounter
-from datasets_curation.expectations import GXAggregate, Validator
-from datasets_curation.normalize import Normalized, SchemaError, normalize
-from datasets_curation.readers import RawRecord
+from aligngate.curation.config import CurationConfig
+from aligngate.curation.detectors.dedupe import ExactDeduper, NearDeduper, row_hash
+from aligngate.curation.detectors.learned import LearnedScorer, dpo_scores, sft_scores
+from aligngate.curation.detectors.pii import find_pii
+from aligngate.curation.detectors.stats import LengthStats, RewardStats
+from aligngate.curation.detectors.trigger import PositiveCounter
+from aligngate.curation.expectations import GXAggregate, Validator
+from aligngate.curation.normalize import Normalized, SchemaError, normalize
+from aligngate.curation.readers import RawRecord
 
 __all__ = ["Prepared", "ScanState", "finish_chunk", "harm_scores", "prepare_chunk"]
 
@@ -80,7 +80,7 @@ def harm_scores(state: ScanState, prepared: Prepared) -> list[float]:
     """P(harmful request) of each valid row's prompt (empty when the learned detectors are off).
 
     Thread-safe with respect to the rest of the scan: it touches only the harm classifier (its own encoder,
-    tokenizer and cache), so :func:`datasets_curation.pipeline.curate_file` runs it for chunk ``n + 1`` in a
+    tokenizer and cache), so :func:`aligngate.curation.pipeline.curate_file` runs it for chunk ``n + 1`` in a
     worker thread while the main thread finishes chunk ``n``."""
     if state.scorer is None or not prepared.norms:
         return []

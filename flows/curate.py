@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from aligngate import pipeline
-from flows._common import final_state, publish, stage_task
+from aligngate.flows._common import final_state, publish, stage_task
 
 
 @stage_task

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows._common import final_state
+from aligngate.flows._common import final_state
 
 
 @task(persist_result=False)

@@ -17,7 +17,7 @@ from prefect.artifacts import create_table_artifact
 
 from aligngate import pipeline
 from aligngate.gate.runner import TRENDED
-from flows._common import final_state, publish
+from aligngate.flows._common import final_state, publish
 
 
 @task(persist_result=False)

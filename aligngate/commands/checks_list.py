@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print every registered check with what it needs."""
-    from checks import registered
+    from aligngate.checks import registered
 
     defs = sorted(registered().values(), key=lambda d: d.id)
     payload = {"checks": [{"id": d.id, "needs": list(d.needs), "description": d.description, "params": d.params}

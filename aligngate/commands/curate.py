@@ -6,7 +6,7 @@
 Writes ``DIR/curated.jsonl``, ``DIR/quarantine.jsonl``, ``DIR/review.csv`` and ``DIR/report.json``. Exit 0 pass,
 1 when the poison fraction passes ``spec.curation.poison_fraction_max``, 2 on errors (missing input, invalid
 policy, an empty dataset, broken lineage); report.json is written in every case. The work is done by
-:func:`datasets_curation.pipeline.curate_file`; this module only parses arguments.
+:func:`aligngate.curation.pipeline.curate_file`; this module only parses arguments.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _curate(args: argparse.Namespace, report: Any) -> None:
-    from datasets_curation.pipeline import curate_file
-    from datasets_curation.report import fill_report
+    from aligngate.curation.pipeline import curate_file
+    from aligngate.curation.report import fill_report
 
     loaded = resolve_policy(args.policy)
     report.policy = {"path": loaded.path, "sha256": loaded.sha256}
@@ -69,8 +69,8 @@ def _curate(args: argparse.Namespace, report: Any) -> None:
 
 def _accept(args: argparse.Namespace, report: Any, old: dict[str, Any] | Exception) -> None:
     from aligngate.verdict import CheckResult
-    from datasets_curation.report import poison_check
-    from datasets_curation.review import accept_review
+    from aligngate.curation.report import poison_check
+    from aligngate.curation.review import accept_review
 
     path = Path(args.out) / "report.json"
     if isinstance(old, Exception):

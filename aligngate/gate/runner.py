@@ -88,7 +88,7 @@ def run_checks(policy: Any, inputs: GateInputs, report: Report, out_dir: str | P
                progress: bool = True, cache: dict[str, Any] | None = None, device: str | None = None) -> None:
     """Fill ``report`` with every check ``policy`` enables (a check failure or error is recorded, never raised;
     a missing subject path raises)."""
-    from checks import get_check
+    from aligngate.checks import get_check
 
     report.policy = {"path": policy.path, "sha256": policy.sha256}
     ctx = GateContext(policy, inputs, progress=progress, cache=cache, device=device)

@@ -1,6 +1,6 @@
 """Exact and near-duplicate detection across the whole stream (first occurrence kept).
 
-What must be remembered across the stream lives on disk (:class:`~datasets_curation.spill.SpillDB`, one SQLite
+What must be remembered across the stream lives on disk (:class:`~aligngate.curation.spill.SpillDB`, one SQLite
 file per run), so memory does not grow with the input: 16-byte hashes of normalised rows, and for near duplicates
 the LSH band keys plus each kept row's MinHash signature as packed ``uint32`` (256 bytes at 64 permutations), so
 that LSH candidates are verified by their estimated Jaccard similarity. Each chunk costs a few batched look-ups.
@@ -12,7 +12,7 @@ import hashlib
 import re
 from typing import Any
 
-from datasets_curation.spill import SpillDB
+from aligngate.curation.spill import SpillDB
 
 __all__ = ["ExactDeduper", "NearDeduper", "normalize_text", "row_hash", "shingles"]
 
@@ -43,7 +43,7 @@ def shingles(text: str, k: int = 3, max_words: int = 2000) -> set[str]:
 class ExactDeduper:
     """Remembers row hashes (on disk); a hash is a duplicate from its second occurrence on.
 
-    ``db``: the run's :class:`~datasets_curation.spill.SpillDB` (default: a private one, deleted by :meth:`close`).
+    ``db``: the run's :class:`~aligngate.curation.spill.SpillDB` (default: a private one, deleted by :meth:`close`).
     """
 
     def __init__(self, db: SpillDB | None = None) -> None:

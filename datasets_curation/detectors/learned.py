@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from aligngate.judge.base import judge_pairs
-from datasets_curation.heap import trim_heap
+from aligngate.curation.heap import trim_heap
 
 __all__ = ["LearnedScorer", "dpo_scores", "load_models", "sft_scores"]
 
 _SLICE = 512
 """Prompts per harm-classifier call and (prompt, response) pairs per judge call; the heap is trimmed between
-calls (:mod:`datasets_curation.heap`)."""
+calls (:mod:`aligngate.curation.heap`)."""
 
 
 def load_models(judge_name: str = "minilm") -> tuple[Any, Any]:

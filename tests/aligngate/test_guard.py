@@ -17,7 +17,7 @@ from aligngate.gate import GateInputs
 from aligngate.gate.runner import gate_to_dir
 from aligngate.guard import run_guarded
 from aligngate.verdict import CheckResult, Measurement, Report
-from checks import check
+from aligngate.checks import check
 
 
 @check("guard.value", needs=("candidate",))

@@ -6,7 +6,7 @@ from typing import Any
 
 from aligngate.policy import CheckSpec, Threshold
 from aligngate.stats import wilson_ci
-from checks import get_check
+from aligngate.checks import get_check
 
 
 class _Ctx:

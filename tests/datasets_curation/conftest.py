@@ -26,7 +26,7 @@ spec:
 @pytest.fixture(autouse=True)
 def _fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every curate run in these tests uses the keyword judge and harm classifier."""
-    import datasets_curation.detectors.learned as learned
+    import aligngate.curation.detectors.learned as learned
 
     monkeypatch.setattr(learned, "load_models", lambda name="minilm": fake_models())
 

@@ -122,7 +122,7 @@ def test_review_accept_moves_rows(tmp_path: Path, policy_file: Any) -> None:
 
 
 def test_gate_check_reads_report(tmp_path: Path, policy_file: Any) -> None:
-    from checks import get_check
+    from aligngate.checks import get_check
 
     src = write_lines(tmp_path / "data.jsonl", _poisoned(100, 4))
     out = tmp_path / "out"

@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
-from datasets_curation.config import CurationConfig
-from datasets_curation.detectors.dedupe import ExactDeduper, NearDeduper, row_hash
-from datasets_curation.detectors.learned import dpo_scores, sft_scores
-from datasets_curation.detectors.pii import find_pii, luhn_ok
-from datasets_curation.detectors.stats import LengthStats, RewardStats
-from datasets_curation.detectors.trigger import PositiveCounter, count_candidates, select_triggers
+from aligngate.curation.config import CurationConfig
+from aligngate.curation.detectors.dedupe import ExactDeduper, NearDeduper, row_hash
+from aligngate.curation.detectors.learned import dpo_scores, sft_scores
+from aligngate.curation.detectors.pii import find_pii, luhn_ok
+from aligngate.curation.detectors.stats import LengthStats, RewardStats
+from aligngate.curation.detectors.trigger import PositiveCounter, count_candidates, select_triggers
 
 
 @pytest.mark.parametrize(("text", "kinds"), [
@@ -194,7 +194,7 @@ def test_length_stats_equal_numpy_and_spearman_equals_scipy() -> None:
 def test_review_writer_sorts_on_disk(tmp_path) -> None:
     import csv
 
-    from datasets_curation.review import ReviewWriter
+    from aligngate.curation.review import ReviewWriter
 
     w = ReviewWriter()
     db_path = w.db.path
@@ -213,7 +213,7 @@ def test_learned_scorer_slices_calls_without_changing_scores() -> None:
     """More pairs than one model call takes: several calls, each distinct text scored once, same scores."""
     from fakes import FakeHarm, FakeJudge
 
-    from datasets_curation.detectors import learned
+    from aligngate.curation.detectors import learned
 
     n = learned._SLICE * 2 + 7
     prompts = [f"how to hack box {i % (n - 5)}" if i % 3 else f"bake bread {i}" for i in range(n)]
@@ -231,7 +231,7 @@ def test_learned_scorer_hands_the_harm_scores_to_a_judge_that_reads_them() -> No
     from fakes import FakeHarm
 
     from aligngate.judge.base import Judgement
-    from datasets_curation.detectors import learned
+    from aligngate.curation.detectors import learned
 
     class ReadsHarm:
         name = "reads-harm"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import TOPICS, read_jsonl, write_lines
 
-from datasets_curation.config import CurationConfig
-from datasets_curation.pipeline import curate_file
+from aligngate.curation.config import CurationConfig
+from aligngate.curation.pipeline import curate_file
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aligngate.cli import main
-from datasets_curation.pipeline import remove_scratch
+from aligngate.curation.pipeline import remove_scratch
 
 
 def test_a_dataset_of_blank_lines_is_an_error(tmp_path: Path) -> None:

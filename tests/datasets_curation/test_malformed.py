@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import clean_sft, read_jsonl, write_lines
 
-from datasets_curation.config import CurationConfig
-from datasets_curation.pipeline import curate_file
+from aligngate.curation.config import CurationConfig
+from aligngate.curation.pipeline import curate_file
 
 
 def _run(tmp_path: Path, rows: list, **cfg: object) -> tuple:

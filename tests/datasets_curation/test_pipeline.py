@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from conftest import clean_sft, write_lines
 
-from datasets_curation.config import CurationConfig
+from aligngate.curation.config import CurationConfig
 
 
 def _curate(src: Path, out: Path, overlap: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, dict]:
-    from datasets_curation import pipeline
+    from aligngate.curation import pipeline
 
     monkeypatch.setattr(pipeline, "_can_overlap", lambda state: overlap)
     cfg = CurationConfig(chunk_size=10)  # many chunks, a short last one
@@ -36,7 +36,7 @@ def test_pipelined_scan_matches_sequential(tmp_path: Path, monkeypatch: pytest.M
 def test_worker_error_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An error in the harm worker reaches the caller (no partial outputs are published)."""
     from aligngate.errors import JudgeError
-    from datasets_curation import pipeline
+    from aligngate.curation import pipeline
 
     def boom(state, prepared, threads):
         raise JudgeError("harm classifier failed")

@@ -8,9 +8,9 @@ import pytest
 from conftest import clean_sft, read_jsonl, write_lines
 
 from aligngate.errors import InputError
-from datasets_curation.config import CurationConfig
-from datasets_curation.pipeline import curate_file
-from datasets_curation.readers import iter_records
+from aligngate.curation.config import CurationConfig
+from aligngate.curation.pipeline import curate_file
+from aligngate.curation.readers import iter_records
 
 
 def test_jsonl_long_line_is_skipped_without_holding_it(tmp_path: Path) -> None:

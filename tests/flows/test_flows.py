@@ -38,7 +38,7 @@ def _artifact(key: str) -> str:
 
 def test_curate_flow_fails_on_poisoned_data(tmp_path: Path) -> None:
     from aligngate.embedded.corpus import write_default_data
-    from flows.curate import curate_flow
+    from aligngate.flows.curate import curate_flow
 
     write_default_data(tmp_path / "data")
     state = curate_flow(data=str(tmp_path / "data" / "sft.jsonl"), out=str(tmp_path / "cur"), kind="sft",
@@ -50,7 +50,7 @@ def test_curate_flow_fails_on_poisoned_data(tmp_path: Path) -> None:
 
 
 def test_gate_flow_error_fails_closed(tmp_path: Path) -> None:
-    from flows.gate import gate_flow
+    from aligngate.flows.gate import gate_flow
 
     state = gate_flow(candidate=str(tmp_path / "missing-model"), out=str(tmp_path / "g"), return_state=True)
     assert state.is_failed() and "error (exit 2)" in (state.message or "")
@@ -62,7 +62,7 @@ def test_scheduled_regate_keeps_a_good_version_and_demotes_a_broken_one(tmp_path
 
     from aligngate import pipeline
     from aligngate.promotion import current
-    from flows.regate import regate_flow
+    from aligngate.flows.regate import regate_flow
 
     reg = tmp_path / "registry"
     good = pipeline.gate(None, embedded_model, tmp_path / "g-good", baseline=embedded_model, registry=reg,
@@ -88,7 +88,7 @@ def test_injected_history_drift_demotes_and_alerts(tmp_path: Path, embedded_mode
     from aligngate import pipeline
     from aligngate.history import append_run, runs
     from aligngate.promotion import current
-    from flows.regate import regate_flow
+    from aligngate.flows.regate import regate_flow
 
     received: list[bytes] = []
 
@@ -130,7 +130,7 @@ def test_regate_deployment_is_scheduled(repo_root: Path) -> None:
 
     import yaml
 
-    from flows.regate import regate_flow
+    from aligngate.flows.regate import regate_flow
 
     spec = yaml.safe_load((repo_root / "prefect.yaml").read_text())
     dep = next(d for d in spec["deployments"] if d["name"] == "regate-nightly")

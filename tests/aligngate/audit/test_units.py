@@ -156,7 +156,7 @@ def test_norm_outlier_within_adapter(copy_adapter):
 
 def test_gate_check(copy_adapter, zoo_root, tmp_path):
     from aligngate.errors import AdapterError
-    from checks import get_check
+    from aligngate.checks import get_check
 
     fn = get_check("adapter.audit").fn
     policy = SimpleNamespace(policy=SimpleNamespace(spec=SimpleNamespace(adapter_audit=AuditConfig())))
@@ -174,7 +174,7 @@ def test_gate_check(copy_adapter, zoo_root, tmp_path):
 
 def test_import_is_light():
     code = ("import sys, aligngate.audit.runner, aligngate.audit.provenance, aligngate.commands.audit_adapter, "
-            "checks.adapter; bad=[m for m in ('torch','transformers','peft') if m in sys.modules]; "
+            "aligngate.checks.adapter; bad=[m for m in ('torch','transformers','peft') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])
 

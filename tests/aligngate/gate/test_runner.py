@@ -10,7 +10,7 @@ import pytest
 from aligngate.gate import GateInputs, run_gate
 from aligngate.policy import LoadedPolicy, parse_policy_text
 from aligngate.verdict import Measurement
-from checks import check
+from aligngate.checks import check
 
 
 @check("test.value", needs=("candidate",))
