@@ -172,7 +172,8 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
     first_seen = state.exact.seen_batch(hashes, lines)
     if state.near is not None:
         todo = [i for i, f in enumerate(first_seen) if f is None]
-        found = state.near.check_batch(["\n".join([norms[i].context, *norms[i].responses]) for i in todo],
+        # near duplicates match on every part: the prompt side and each response (a DPO pair's whole triple)
+        found = state.near.check_batch([[norms[i].context, *norms[i].responses] for i in todo],
                                        [entries[i]["l"] for i in todo])
         for i, res in zip(todo, found, strict=True):
             near[i] = res

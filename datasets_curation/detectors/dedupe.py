@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aligngate.curation.spill import SpillDB
@@ -78,14 +79,20 @@ class ExactDeduper:
 
 
 class NearDeduper:
-    """MinHash LSH over word 3-shingles; rows at or above ``threshold`` Jaccard of a kept row are duplicates.
+    """MinHash LSH over word 3-shingles; a row is a near duplicate of a kept row when EVERY part of it is.
+
+    A row is a list of parts (SFT: prompt side and response; DPO: prompt side, chosen and rejected), and the
+    similarity of two rows is the *smallest* estimated Jaccard over their parts: preference data routinely holds
+    several pairs per prompt (several samples, several annotators, one refusal paired with several bad answers),
+    and those are legitimate pairs, not duplicates; only the whole (prompt, chosen, rejected) triple repeated with
+    small edits is. A part too short to shingle (fewer than 2 shingles, e.g. "No.") matches only an identical part.
 
     Signatures are computed for a whole batch at once with numpy (multiply-shift hashing of the shingles' Python
-    hashes, which are stable within one process — all the index needs —, min-reduced per row). The banding
-    (``b`` bands of ``r`` values, chosen by datasketch's ``_optimal_param`` for a threshold 0.15 below the
-    verification threshold, since LSH misses pairs near its own threshold) lives on disk: a table of
-    ``hash(band, band values) -> line`` (first writer wins) and each kept row's packed ``uint32`` signature.
-    Candidates are verified by estimated Jaccard. ``db`` as in :class:`ExactDeduper`.
+    hashes, which are stable within one process — all the index needs —, min-reduced per part). Candidates come from
+    LSH over the signature of the whole row (``b`` bands of ``r`` values, chosen by datasketch's ``_optimal_param``
+    for a threshold 0.15 below the verification threshold, since LSH misses pairs near its own threshold), stored on
+    disk as ``hash(band, band values) -> line`` (first writer wins) with each kept row's packed ``uint32`` part
+    signatures; candidates are verified part by part. ``db`` as in :class:`ExactDeduper`.
     """
 
     def __init__(self, threshold: float = 0.9, num_perm: int = 64, seed: int = 1, db: SpillDB | None = None) -> None:
@@ -129,40 +136,67 @@ class NearDeduper:
                 out[i] = sigs[k]
         return out
 
+    def _part_signatures(self, rows: list[list[str]]) -> list[Any]:
+        """Per row: a ``(parts, num_perm)`` uint32 array; a part too short to shingle gets a constant signature of
+        its normalised text's hash (so it matches only an identical part)."""
+        import numpy as np
+
+        flat = [p for row in rows for p in row]
+        sigs = self.signatures(flat)
+        out, k = [], 0
+        for row in rows:
+            arr = np.empty((len(row), self.num_perm), dtype=np.uint32)
+            for j, part in enumerate(row):
+                sig = sigs[k + j]
+                if sig is None:
+                    digest = hashlib.blake2b(normalize_text(part).encode("utf-8", errors="replace"), digest_size=4)
+                    sig = np.full(self.num_perm, int.from_bytes(digest.digest(), "little"), dtype=np.uint32)
+                arr[j] = sig
+            k += len(row)
+            out.append(arr)
+        return out
+
     def _band_keys(self, raw: bytes) -> list[int]:
         """The LSH keys of one packed signature: a 64-bit hash of (band, its values) per band."""
         step = 4 * self.rows
         return [hash((b, raw[step * b : step * (b + 1)])) for b in range(self.bands)]
 
-    def check_batch(self, texts: list[str], lines: list[int]) -> list[tuple[float, int | None]]:
-        """For each text in order: (best estimated Jaccard with an earlier kept row, its line); kept rows are
-        indexed. Earlier rows of the same batch count as earlier."""
+    def check_batch(self, rows: Sequence[str | Sequence[str]], lines: list[int]) -> list[tuple[float, int | None]]:
+        """For each row in order (a text, or a list of parts): (the best similarity with an earlier kept row -- the
+        smallest Jaccard over the parts --, its line); kept rows are indexed. Earlier rows of the same batch count
+        as earlier. A row whose parts are all too short to shingle is never compared (exact dedupe covers it)."""
         import numpy as np
 
-        sigs = self.signatures(texts)
-        raws = [None if s is None else s.tobytes() for s in sigs]
-        keys = [[] if raw is None else self._band_keys(raw) for raw in raws]
+        parts = [[r] if isinstance(r, str) else list(r) for r in rows]
+        comparable = [any(len(shingles(p)) >= 2 for p in row) for row in parts]
+        sigs = self._part_signatures(parts)
+        whole = self.signatures(["\n".join(row) for row in parts])
+        keys = [self._band_keys(w.tobytes()) if ok and w is not None else []
+                for ok, w in zip(comparable, whole, strict=True)]
         known = self.db.lookup("SELECT k, line FROM lsh_bands WHERE k IN ({})", [k for ks in keys for k in ks])
         stored = self.db.lookup("SELECT line, sig FROM lsh_sigs WHERE line IN ({})", sorted(set(known.values())))
         new_bands: dict[int, int] = {}
         new_sigs: dict[int, bytes] = {}
         results: list[tuple[float, int | None]] = []
-        for sig, raw, ks, line in zip(sigs, raws, keys, lines, strict=True):
-            if sig is None or raw is None:  # too short to compare meaningfully; exact dedupe covers it
+        for sig, ks, line in zip(sigs, keys, lines, strict=True):
+            if not ks:
                 results.append((0.0, None))
                 continue
             cands = {c for c in (known.get(k, new_bands.get(k)) for k in ks) if c is not None}
             best, best_line = 0.0, None
             for cand in sorted(cands):
-                other = stored.get(cand, new_sigs.get(cand))
-                sim = float(np.mean(np.frombuffer(other, dtype=np.uint32) == sig))
+                raw = stored.get(cand, new_sigs.get(cand))
+                other = np.frombuffer(raw, dtype=np.uint32)
+                if other.size != sig.size:  # a row of another shape (different number of parts) never matches
+                    continue
+                sim = float((other.reshape(sig.shape) == sig).mean(axis=1).min())
                 if sim > best:
                     best, best_line = sim, cand
             if best < self.threshold:
                 for k in ks:
                     if k not in known and k not in new_bands:
                         new_bands[k] = line
-                new_sigs[line] = raw
+                new_sigs[line] = sig.tobytes()
             results.append((best, best_line))
         if new_sigs:
             with self.db.transaction():
@@ -170,9 +204,9 @@ class NearDeduper:
                 self.db.conn.executemany("INSERT OR IGNORE INTO lsh_sigs VALUES (?, ?)", new_sigs.items())
         return results
 
-    def check(self, text: str, line: int) -> tuple[float, int | None]:
-        """:meth:`check_batch` for one text."""
-        return self.check_batch([text], [line])[0]
+    def check(self, row: str | Sequence[str], line: int) -> tuple[float, int | None]:
+        """:meth:`check_batch` for one row."""
+        return self.check_batch([row], [line])[0]
 
     def close(self) -> None:
         """Delete a private database (a shared one belongs to its owner)."""
