@@ -65,7 +65,7 @@ def handle_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     """Create ``out_dir`` if needed; an existing non-directory or an uncreatable path is an InputError naming it."""
     from aligngate.errors import InputError
 
@@ -79,7 +79,7 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def mark_in_progress(out_dir: str | Path, report: Report) -> None:
+def mark_in_progress(out_dir: str | os.PathLike[str], report: Report) -> None:
     """Remove ``out_dir``'s previous reports, then write a blocking in-progress ``report.json``.
 
     The old files go first: if the marker cannot be written (a full disk), no stale ``pass`` is left behind."""
@@ -92,8 +92,8 @@ def mark_in_progress(out_dir: str | Path, report: Report) -> None:
     marker = report.model_copy(deep=True)
     marker.status = "running"
     marker.verdict, marker.exit_code = "block", 2
-    marker.errors = [f"in progress since {report.started_at} (pid {os.getpid()}): a report left in this state "
-                     "means the run ended before deciding"]
+    marker.errors = [(f"in progress since {report.started_at} (pid {os.getpid()}): a report left in this state "
+                      "means the run ended before deciding")]
     write_report(marker, out)
 
 
@@ -119,10 +119,15 @@ def _render(report: Report, directory: Path) -> None:
     write_all(report, directory)
 
 
-def run_guarded(command: str, out_dir: str | Path | None, body: Callable[[Report], None], *,
+def run_guarded(command: str, out_dir: str | os.PathLike[str] | None, body: Callable[[Report], None], *,
                 policy: Any = None, finish: Callable[[Report], None] | None = None,
-                after: Callable[[Report, Path], None] | None = None, verbose: bool = False) -> Report:
-    """Run ``body`` behind the guard (see the module doc) and return the finished, written report."""
+                after: Callable[[Report, Path], None] | None = None, verbose: bool | None = None) -> Report:
+    """Run ``body`` behind the guard (see the module doc) and return the finished, written report.
+
+    Nothing is printed to stdout: the caller renders the report. ``verbose`` (default: whether debug logging is on,
+    as ``aligngate -v`` sets it) prints the traceback of an unexpected exception on stderr."""
+    if verbose is None:
+        verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     report = Report(command=command, started_at=now_iso(), versions=versions())
     if policy is not None:
         report.policy = {"path": policy.path, "sha256": policy.sha256}

@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aligngate.errors import InputError
+
+if TYPE_CHECKING:
+    from aligngate.verdict import Report
 
 __all__ = ["ControlResult", "append_run", "control_check", "cusum", "metric_series", "runs"]
 
@@ -47,7 +51,7 @@ def _connect(db: str | Path) -> sqlite3.Connection:
     return con
 
 
-def _metrics_of(report: dict[str, Any]) -> dict[str, tuple[float, int | None]]:
+def _metrics_of(report: Mapping[str, Any]) -> dict[str, tuple[float, int | None]]:
     out: dict[str, tuple[float, int | None]] = {}
     for c in report.get("checks", []):
         v = c.get("value")
@@ -59,8 +63,11 @@ def _metrics_of(report: dict[str, Any]) -> dict[str, tuple[float, int | None]]:
     return out
 
 
-def append_run(db: str | Path, name: str, report: dict[str, Any], report_path: str | None = None) -> int:
-    """Append one gate run (its verdict and every numeric metric); returns the run id."""
+def append_run(db: str | Path, name: str, report: Report | Mapping[str, Any], report_path: str | None = None) -> int:
+    """Append one gate run (its verdict and every numeric metric); returns the run id. ``report``: a
+    :class:`~aligngate.verdict.Report`, or its JSON form (a mapping, e.g. a hand-made history entry)."""
+    if not isinstance(report, Mapping):
+        report = report.model_dump(mode="json")
     cand = (report.get("subjects") or {}).get("candidate", {})
     con = _connect(db)
     try:
@@ -71,7 +78,7 @@ def append_run(db: str | Path, name: str, report: dict[str, Any], report_path: s
         con.close()
 
 
-def _insert_run(con: sqlite3.Connection, name: str, report: dict[str, Any], cand: dict[str, Any],
+def _insert_run(con: sqlite3.Connection, name: str, report: Mapping[str, Any], cand: Mapping[str, Any],
                 report_path: str | None) -> int:
     with con:
         cur = con.execute(
@@ -109,7 +116,7 @@ def metric_series(db: str | Path, name: str, key: str) -> list[float]:
 
 def cusum(values: list[float], mean: float, sd: float, *, k: float = 0.5, h: float = 4.0) -> dict[str, Any]:
     """Two-sided tabular CUSUM on standardised values; alarm when either sum exceeds ``h`` (in σ units)."""
-    sd = sd if sd > 1e-9 else 1e-9
+    sd = max(sd, 1e-9)
     hi = lo = 0.0
     first: int | None = None
     path = []

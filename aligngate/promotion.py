@@ -48,17 +48,50 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from aligngate.errors import InputError
 from aligngate.fileio import atomic_write_json, sha256_bytes
 
-__all__ = ["LOCK_TIMEOUT_S", "current", "demote", "events", "promote"]
+__all__ = ["LOCK_TIMEOUT_S", "PromotionRecord", "RegistryEntry", "current", "demote", "events", "promote"]
 
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 120.0
 """How long a writer waits for another writer's lock before giving up (InputError, exit 2)."""
+
+
+
+class PromotionRecord(TypedDict):
+    """One registry event (``records/NNNNNN-<event>-<name>.json``), as :func:`promote` and :func:`demote` return it
+    and :func:`events` reads it back."""
+
+    seq: int
+    """Sequence number: unique across the registry, dense in normal operation."""
+    event: Literal["promote", "demote"]
+    name: str
+    """The version's name (a file-safe form of it appears in the record's file name)."""
+    at: NotRequired[str | None]
+    """When: the report's ``finished_at`` for a promotion, the time of the demotion otherwise."""
+    subjects: NotRequired[dict[str, Any]]
+    """Promotion: the report's subjects (model, adapter, sha256 of their files)."""
+    policy: NotRequired[dict[str, Any]]
+    """Promotion: the policy that passed it (path and sha256)."""
+    reason: NotRequired[str]
+    """Demotion: why."""
+    report_sha256: NotRequired[str]
+    """sha256 of the report.json copied with the event."""
+    report: NotRequired[str]
+    """Path of that copy (``reports/NNNNNN/report.json``)."""
+
+
+class RegistryEntry(PromotionRecord):
+    """The live state of one name (:func:`current`): its latest promotion, marked ``demoted`` after a demotion."""
+
+    status: Literal["promoted", "demoted"]
+    demoted_at: NotRequired[str | None]
+    demote_reason: NotRequired[str | None]
+
 
 _REPORT_FILES = ("report.json", "report.md", "report.html")
 _RECORD = re.compile(r"^(\d+)-.*\.json$")
@@ -162,7 +195,7 @@ def _copy_report(root: Path, seq: int, files: dict[str, bytes]) -> Path:
 
 
 def _append(root: Path, kind: str, name: str, record: dict[str, Any], files: dict[str, bytes] | None,
-            *, require_promoted: bool = False) -> dict[str, Any]:
+            *, require_promoted: bool = False) -> PromotionRecord:
     """Under the registry lock: allocate the next number, copy the report files, then write the record."""
     with _locked(root):
         try:
@@ -185,7 +218,7 @@ def _append(root: Path, kind: str, name: str, record: dict[str, Any], files: dic
         except OSError as exc:
             raise InputError(f"registry {root}: cannot write the {kind} record for {name!r}: "
                              f"{exc.strerror or exc} ({exc.filename or root})") from None
-    return rec
+    return cast(PromotionRecord, rec)
 
 
 def _read_reports(rdir: Path, *, required: bool) -> dict[str, bytes]:
@@ -208,27 +241,23 @@ def _check_name(name: str) -> None:
         raise InputError(f"registry: a version name must be a non-empty string, got {name!r}")
 
 
-def promote(registry: str | Path, name: str, report_dir: str | Path) -> dict[str, Any]:
+def promote(registry: str | Path, name: str, report_dir: str | Path) -> PromotionRecord:
     """Record ``name`` as promoted on the strength of ``report_dir/report.json`` (which must be a pass)."""
+    from aligngate.report.read import parse_report
+
     _check_name(name)
     rdir = Path(report_dir)
-    rpath = rdir / "report.json"
     files = _read_reports(rdir, required=True)
-    try:
-        report = json.loads(files["report.json"].decode("utf-8"))
-    except ValueError as exc:
-        raise InputError(f"cannot read report {rpath}: {exc}") from None
-    if not isinstance(report, dict):
-        raise InputError(f"{rpath}: not a report (a JSON object)")
-    if report.get("verdict") != "pass" or report.get("exit_code") != 0:
-        raise InputError(f"{rpath}: verdict is {report.get('verdict')!r} (exit_code {report.get('exit_code')!r}); "
-                         "only a passing candidate is promoted")
+    report = parse_report(files["report.json"], rdir / "report.json")  # the very bytes that are hashed and copied
+    if report.verdict != "pass" or report.exit_code != 0 or report.status != "complete":
+        raise InputError(f"{rdir / 'report.json'}: verdict is {report.verdict!r} (exit_code {report.exit_code!r}, "
+                         f"status {report.status!r}); only a passing candidate is promoted")
     return _append(Path(registry), "promote", name, {
-        "at": report.get("finished_at"), "subjects": report.get("subjects", {}),
-        "policy": report.get("policy", {}), "report_sha256": sha256_bytes(files["report.json"])}, files)
+        "at": report.finished_at or None, "subjects": report.subjects,
+        "policy": report.policy, "report_sha256": sha256_bytes(files["report.json"])}, files)
 
 
-def demote(registry: str | Path, name: str, reason: str, report_dir: str | Path | None = None) -> dict[str, Any]:
+def demote(registry: str | Path, name: str, reason: str, report_dir: str | Path | None = None) -> PromotionRecord:
     """Append a demotion of ``name`` (e.g. a scheduled re-check failed). ``name`` must be currently promoted,
     else :class:`~aligngate.errors.InputError`. The report files in ``report_dir`` are copied when present; a
     missing report does not prevent the demotion."""
@@ -242,7 +271,7 @@ def demote(registry: str | Path, name: str, reason: str, report_dir: str | Path 
     return _append(Path(registry), "demote", name, extra, files, require_promoted=True)
 
 
-def _load(p: Path) -> dict[str, Any] | None:
+def _load(p: Path) -> PromotionRecord | None:
     """One record, or None (with a warning naming the file) when it is empty, truncated or not a record."""
     try:
         obj = json.loads(p.read_bytes().decode("utf-8"))
@@ -253,10 +282,10 @@ def _load(p: Path) -> dict[str, Any] | None:
             and isinstance(obj.get("name"), str)):
         log.warning("registry: ignoring %s: not a registry record (needs seq, event, name)", p)
         return None
-    return obj
+    return cast(PromotionRecord, obj)
 
 
-def events(registry: str | Path) -> list[dict[str, Any]]:
+def events(registry: str | Path) -> list[PromotionRecord]:
     """All readable records, oldest first. Broken record files and leftover temp files are skipped with a warning;
     a registry that does not exist has no events; a registry path that is not a directory is an InputError."""
     root = Path(registry)
@@ -268,7 +297,7 @@ def events(registry: str | Path) -> list[dict[str, Any]]:
         entries = sorted(recs.iterdir())
     except OSError as exc:
         raise InputError(f"registry {root}: cannot list {recs}: {exc.strerror or exc}") from None
-    out: list[dict[str, Any]] = []
+    out: list[PromotionRecord] = []
     for p in entries:
         if not _RECORD.match(p.name) or p.name.startswith("."):
             log.warning("registry: ignoring %s (not a record file; a leftover of an interrupted write?)", p)
@@ -280,13 +309,13 @@ def events(registry: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def current(registry: str | Path) -> dict[str, dict[str, Any]]:
+def current(registry: str | Path) -> dict[str, RegistryEntry]:
     """Live state by name: the latest promotion, marked ``demoted`` if a later demotion exists."""
-    state: dict[str, dict[str, Any]] = {}
+    state: dict[str, RegistryEntry] = {}
     for ev in events(registry):
         if ev["event"] == "promote":
-            state[ev["name"]] = {**ev, "status": "promoted"}
+            state[ev["name"]] = cast(RegistryEntry, {**ev, "status": "promoted"})
         elif ev["event"] == "demote" and ev["name"] in state:
-            state[ev["name"]] = {**state[ev["name"]], "status": "demoted", "demoted_at": ev.get("at"),
-                                 "demote_reason": ev.get("reason")}
+            state[ev["name"]] = cast(RegistryEntry, {**state[ev["name"]], "status": "demoted",
+                                                      "demoted_at": ev.get("at"), "demote_reason": ev.get("reason")})
     return state

@@ -6,22 +6,23 @@ from typing import Any
 
 from prefect import flow
 
-from aligngate import pipeline
-from aligngate.flows._common import final_state, publish, stage_task
+from aligngate.flows._common import Outcome, final_state, publish, stage_task
+from aligngate.stages import curate
+from aligngate.verdict import Report
 
 
 @stage_task
-def curate_task(kind: str, data: str, out: str, policy: str | None) -> pipeline.StageResult:
-    """``aligngate curate`` as a task."""
-    return pipeline.curate(kind, data, out, policy)
+def curate_task(kind: str, data: str, out: str, policy: str | None) -> Report:
+    """The curate stage as a task."""
+    return curate(data, kind, out, policy=policy)
 
 
 @flow(name="aligngate-curate", log_prints=True)
 def curate_flow(data: str, out: str, kind: str = "sft", policy: str | None = None) -> Any:
     """Curate ``data`` into ``out``; FAILED when the data set is blocked by policy."""
-    res = curate_task(kind, data, out, policy)
-    publish(res, "aligngate-curate")
-    return final_state([res], "curate")
+    report = curate_task(kind, data, out, policy)
+    publish("curate", report, out, "aligngate-curate")
+    return final_state([Outcome.of("curate", report, out)], "curate")
 
 
 if __name__ == "__main__":

@@ -6,24 +6,27 @@ from typing import Any
 
 from prefect import flow, task
 
-from aligngate.flows._common import final_state
+from aligngate.errors import GateError
+from aligngate.flows._common import Outcome, final_state
 
 
 @task(persist_result=False)
-def demo_task(out: str, policy: str | None) -> int:
+def demo_task(out: str, policy: str | None) -> Outcome:
     """Run every stage of the demo (curate, train, audit, reward test, gate, promote)."""
     from aligngate.demo import run_demo
 
-    return run_demo(out, policy)
+    try:
+        result = run_demo(out, policy)
+    except GateError as exc:
+        return Outcome("demo", 2, out, str(exc))
+    print(result.text())
+    return Outcome("demo", result.exit_code, out)
 
 
 @flow(name="aligngate-demo", log_prints=True)
 def demo_flow(out: str = "runs/demo", policy: str | None = None) -> Any:
     """COMPLETED when candidate A passes and candidate B is blocked."""
-    from aligngate.pipeline import StageResult
-
-    code = demo_task(out, policy)
-    return final_state([StageResult("demo", code, out)], "demo")
+    return final_state([demo_task(out, policy)], "demo")
 
 
 if __name__ == "__main__":

@@ -5,48 +5,50 @@ Deployed on a GPU work pool (see ``prefect.yaml``); the same flow runs on CPU fo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
-from aligngate import pipeline
-from aligngate.flows._common import final_state, publish, stage_task
+from aligngate.errors import GateError
+from aligngate.flows._common import Outcome, final_state, publish, stage_task
+from aligngate.stages import audit_adapter, train
+from aligngate.training import TrainResult
+from aligngate.verdict import Report
 
 
 @stage_task
-def train_task(method: str, base: str, data: str, out: str, config: str | None = None) -> pipeline.StageResult:
-    """``aligngate train`` as a task."""
-    return pipeline.train(method, base, data, out, config)
+def train_task(method: str, base: str, data: str, out: str, init_adapter: str | None = None) -> TrainResult:
+    """The train stage as a task (an existing ``out`` is replaced)."""
+    return train(method, base, data, out, init_adapter=init_adapter, overwrite=True)
 
 
 @stage_task
-def audit_task(adapter: str, out: str, base: str, policy: str | None) -> pipeline.StageResult:
-    """``aligngate audit-adapter`` as a task."""
-    return pipeline.audit(adapter, out, base=base, policy=policy)
+def audit_task(adapter: str, out: str, base: str, policy: str | None) -> Report:
+    """The adapter-audit stage as a task."""
+    return audit_adapter(adapter, base=base, policy=policy, out=out)
 
 
 @flow(name="aligngate-finetune", log_prints=True)
 def finetune_flow(base: str, sft_data: str, out: str, dpo_data: str | None = None,
                   policy: str | None = None) -> Any:
-    """SFT (then DPO) a LoRA adapter into ``out/adapter`` and audit it."""
+    """SFT (then DPO, continuing the SFT adapter) a LoRA adapter into ``out/adapter`` and audit it."""
     root = Path(out)
-    sft = train_task("sft", base, sft_data, str(root / "sft"))
-    results = [sft]
+    steps: list[tuple[str, str, str, Path, Path | None]] = [("train-sft", "sft", sft_data, root / "sft", None)]
+    if dpo_data:
+        steps.append(("train-dpo", "dpo", dpo_data, root / "adapter", root / "sft"))
+    outcomes: list[Outcome] = []
     adapter = root / "sft"
-    if sft.exit_code == 0 and dpo_data:
-        cfg = root / "dpo-config.json"
-        cfg.parent.mkdir(parents=True, exist_ok=True)
-        cfg.write_text(json.dumps({"init_adapter": str(root / "sft")}) + "\n", encoding="utf-8")
-        dpo = train_task("dpo", base, dpo_data, str(root / "adapter"), str(cfg))
-        results.append(dpo)
-        adapter = root / "adapter"
-    if all(r.exit_code == 0 for r in results):
-        audit = audit_task(str(adapter), str(root / "audit"), base, policy)
-        publish(audit, "aligngate-adapter-audit")
-        results.append(audit)
-    return final_state(results, "finetune")
+    for stage, method, data, dest, init in steps:
+        try:
+            train_task(method, base, data, str(dest), None if init is None else str(init))
+        except GateError as exc:  # training decides nothing: its failure is an error of the flow (exit 2)
+            return final_state([*outcomes, Outcome(stage, 2, str(dest), str(exc))], "finetune")
+        outcomes.append(Outcome(stage, 0, str(dest)))
+        adapter = dest
+    report = audit_task(str(adapter), str(root / "audit"), base, policy)
+    publish("audit-adapter", report, root / "audit", "aligngate-adapter-audit")
+    return final_state([*outcomes, Outcome.of("audit", report, root / "audit")], "finetune")
 
 
 if __name__ == "__main__":

@@ -6,17 +6,17 @@ from typing import Any
 
 from prefect import flow
 
-from aligngate import pipeline
-from aligngate.flows._common import final_state, publish, stage_task
+from aligngate.flows._common import Outcome, final_state, publish, stage_task
+from aligngate.stages import GateResult, gate
 
 
 @stage_task
 def gate_task(policy: str | None, candidate: str, out: str, adapter: str | None, baseline: str | None,
               reward_model: str | None, data_report: str | None, registry: str | None,
-              name: str | None) -> pipeline.StageResult:
-    """``aligngate gate`` as a task."""
-    return pipeline.gate(policy, candidate, out, adapter=adapter, baseline=baseline, reward_model=reward_model,
-                         data_report=data_report, registry=registry, name=name, progress=False)
+              name: str | None) -> GateResult:
+    """The gate stage as a task."""
+    return gate(candidate, out=out, policy=policy, adapter=adapter, baseline=baseline, reward_model=reward_model,
+                data_report=data_report, registry=registry, name=name, progress=False)
 
 
 @flow(name="aligngate-gate", log_prints=True)
@@ -25,8 +25,8 @@ def gate_flow(candidate: str, out: str, adapter: str | None = None, baseline: st
               registry: str | None = None, name: str | None = None) -> Any:
     """Run the gate; FAILED (with the verdict) when blocked or on error."""
     res = gate_task(policy, candidate, out, adapter, baseline, reward_model, data_report, registry, name)
-    publish(res, "aligngate-gate")
-    return final_state([res], "gate")
+    publish("gate", res.report, out, "aligngate-gate")
+    return final_state([Outcome.of("gate", res.report, out)], "gate")
 
 
 if __name__ == "__main__":

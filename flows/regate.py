@@ -15,20 +15,19 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from aligngate import pipeline
+from aligngate.flows._common import Outcome, final_state, publish
 from aligngate.gate.runner import TRENDED
-from aligngate.flows._common import final_state, publish
+from aligngate.promotion import RegistryEntry
+from aligngate.stages import GateResult, demote, gate
 
 
 @task(persist_result=False)
-def regate_one(name: str, record: dict[str, Any], policy: str | None, out: str,
-               history: str) -> pipeline.StageResult:
+def regate_one(name: str, record: RegistryEntry, policy: str | None, out: str, history: str) -> GateResult:
     """Re-run the gate on one promoted version with the same subjects; append to the history."""
     subj = record.get("subjects", {})
     cand = subj.get("candidate", {})
-    return pipeline.gate(policy, cand.get("model") or "", out, adapter=cand.get("adapter"),
-                         baseline=(subj.get("baseline") or {}).get("model"), progress=False, history=history,
-                         name=name)
+    return gate(cand.get("model") or "", out=out, policy=policy, adapter=cand.get("adapter"),
+                baseline=(subj.get("baseline") or {}).get("model"), progress=False, history=history, name=name)
 
 
 @task(persist_result=False)
@@ -53,34 +52,36 @@ def alert(webhook: str | None, message: str) -> None:
 def regate_flow(registry: str, out: str, policy: str | None = None, history: str | None = None,
                 webhook: str | None = None, reference: int = 5) -> Any:
     """Re-gate every live promoted version in ``registry``; demote and alert on failure or drift."""
-    from aligngate.promotion import current, demote
+    from aligngate.promotion import current
 
     log = get_run_logger()
     history = history or str(Path(registry) / "history.sqlite")
     live = {n: r for n, r in current(registry).items() if r["status"] == "promoted"}
-    results, rows = [], []
+    outcomes: list[Outcome] = []
+    rows: list[dict[str, Any]] = []
     for name, rec in sorted(live.items()):
         res = regate_one(name, rec, policy, str(Path(out) / name), history)
         key = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
-        publish(res, f"aligngate-regate-{key}")
+        publish(f"re-gate of {name}", res.report, res.out, f"aligngate-regate-{key}")
         checks = control(name, history, reference)
         rows += [{"version": name, **{k: c[k] for k in ("key", "alarm", "reason", "latest", "reference_mean")}}
                  for c in checks]
         alarms = [c for c in checks if c["alarm"]]
+        outcome = Outcome.of(f"re-gate of {name}", res.report, res.out)
         if res.exit_code != 0 or alarms:
             why = f"re-check {res.verdict} (exit {res.exit_code})" if res.exit_code != 0 else "; ".join(
                 f"{c['key']}: {c['reason']}" for c in alarms)
-            demote(registry, name, why, res.out)
+            demote(registry, name, why, res)
             msg = f"aligngate: {name} demoted: {why}; report {res.out}"
             log.error(msg)
             alert(webhook, msg)
             if res.exit_code == 0:
-                res = pipeline.StageResult("control", 1, res.out, res.report)
-        results.append(res)
+                outcome = Outcome(f"control of {name}", 1, str(res.out), why)
+        outcomes.append(outcome)
     create_table_artifact(key="aligngate-regate-control", table=rows or [{"version": "-", "key": "no live versions"}],
                           description="control rules on each promoted version's history")
-    print(f"re-checked {len(results)} promoted version(s)")
-    return final_state(results, "regate")
+    print(f"re-checked {len(outcomes)} promoted version(s)")
+    return final_state(outcomes, "regate")
 
 
 if __name__ == "__main__":

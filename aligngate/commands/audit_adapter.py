@@ -1,5 +1,8 @@
 """``aligngate audit-adapter DIR``: audit a LoRA adapter directory before anything loads it.
 
+The report's one check is ``adapter.audit``; every finding is listed in its ``details.findings`` (``aligngate
+checks`` lists the finding ids). The work is done by :func:`aligngate.stages.audit.audit_adapter`.
+
 Exit codes: 0 clean (warnings allowed), 1 at least one ``block`` finding, 2 unsafe to open (symlink or
 hard link escaping, path traversal, special file, truncated/invalid safetensors, unusable
 adapter_config.json, unscannable pickle, no weights) or any error. Pickle files are never deserialised.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, guarded_report, resolve_policy
+from aligngate.commands._common import add_output_flag, render_report
 
 __all__ = ["add_parser", "run"]
 
@@ -42,8 +45,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--base", default=None,
                    help="expected base model (local dir with config.json, or hub id); overrides policy "
                         "expected_base; its config.json (never its weights) gives the expected shapes")
-    p.add_argument("--policy", default=None, help="policy YAML (default: policies/default.yaml); its "
-                                                  "spec.adapter_audit section configures the audit")
+    p.add_argument("--policy", default=None, help="policy YAML (default: the packaged default policy); its "
+                                                  "spec.adapter_audit section configures the audit, its "
+                                                  "adapter.audit check (or the registered default) decides")
     p.add_argument("--out", default=None, help="write report.json (+ .md/.html) here; default: stdout only")
     p.add_argument("--write-reference", default=None, metavar="JSON",
                    help="append this adapter's per-module update norms to a reference-statistics JSON "
@@ -54,24 +58,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit ``args.dir``; returns 0 / 1 / 2."""
-    from aligngate.audit.config import AuditConfig
-    from aligngate.audit.runner import audit_adapter, fill_report
-    from aligngate.policy import DEFAULT_POLICY
+    from aligngate.stages.audit import audit_adapter
 
-    def body(report: Any) -> None:
-        policy = None
-        if args.policy is not None or DEFAULT_POLICY.is_file():
-            policy = resolve_policy(args.policy)
-            report.policy = {"path": policy.path, "sha256": policy.sha256}
-        cfg = policy.policy.spec.adapter_audit if policy is not None else AuditConfig()
-        result = audit_adapter(args.dir, base=args.base, config=cfg)
-        fill_report(report, result)
-        if args.write_reference and result.exit_code == 0:
-            from pathlib import Path
-
-            from aligngate.audit.weights import write_reference
-
-            write_reference(args.write_reference, result.stats, Path(args.dir).resolve().name)
-            report.summary["reference_written"] = str(args.write_reference)
-
-    return guarded_report(args, "audit-adapter", args.out, body)
+    report = audit_adapter(args.dir, base=args.base, policy=args.policy, out=args.out,
+                           write_reference=args.write_reference)
+    return render_report(args, report, args.out)

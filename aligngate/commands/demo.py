@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from aligngate.commands._common import add_output_flag
+from aligngate.commands._common import add_output_flag, emit
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +22,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo."""
+    """Run the demo; print its tables (with ``--output json``: the tables on stderr, the summary on stdout)."""
     from aligngate.demo import run_demo
 
-    return run_demo(args.out, args.policy, hh_rlhf=args.hh_rlhf, output=args.output)
+    result = run_demo(args.out, args.policy, hh_rlhf=args.hh_rlhf)
+    if args.output == "json":
+        print(result.text(), file=sys.stderr)
+    emit(args, result.summary(), result.text)
+    return result.exit_code

@@ -25,27 +25,24 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--prompt-format", choices=("chat", "raw"), default="chat",
                    help="chat (default): each prompt as one user turn of the tokenizer's chat template, an error "
                         "when it has none; raw: the prompt fed as plain text (base models)")
+    p.add_argument("--backend", choices=("auto", "hf", "static"), default="auto",
+                   help="generation path: static = aligngate's static-KV-cache decoder (CUDA graphs on CUDA), hf = "
+                        "stock transformers generate, auto (default) = static on CUDA, hf on CPU")
+    p.add_argument("--decode", choices=("exact", "fused"), default="exact",
+                   help="static decoder mode: exact (default; token-identical to hf on CPU) or fused (faster on "
+                        "GPUs, near-ties may flip)")
     add_output_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write ``records.jsonl`` and ``metrics.json``; exit 0 (eval measures, the gate decides)."""
-    from aligngate.evaluation.runner import evaluate_model
-    from aligngate.evaluation.suites import load_suite
-    from aligngate.fileio import atomic_write_json, write_jsonl
-    from aligngate.guard import prepare_out_dir
     from aligngate.report._fmt import ci
+    from aligngate.stages.evaluate import evaluate, metrics_summary
 
-    prepare_out_dir(args.out)  # an unusable --out fails before any generation, not after
-    suites = [load_suite(s) for s in args.suite]
-    res = evaluate_model(args.model, suites, adapter=args.adapter, judge_name=args.judge,
-                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,
-                         prompt_format=args.prompt_format)
-    write_jsonl(args.out / "records.jsonl", res.records)
-    metrics = {"model": args.model, "adapter": args.adapter, "judge": res.judge, "seconds": round(res.seconds, 2),
-               "prompt_format": args.prompt_format, "suites": {k: m.to_dict() for k, m in res.metrics.items()}}
-    atomic_write_json(args.out / "metrics.json", metrics)
+    res = evaluate(args.model, args.suite, adapter=args.adapter, out=args.out, judge=args.judge,
+                   max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,
+                   prompt_format=args.prompt_format, backend=args.backend, decode=args.decode)
 
     def text() -> str:
         lines = [f"{'suite':28s} {'expect':7s} {'n':>5s}  refusal rate  95% CI          no output"]
@@ -57,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"records: {args.out / 'records.jsonl'}")
         return "\n".join(lines)
 
-    emit(args, metrics, text)
+    emit(args, metrics_summary(res, prompt_format=args.prompt_format), text)
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, emit
+from aligngate.commands._common import add_output_flag, render_report
 
 
 def add_parser(sub: Any) -> None:
@@ -28,20 +28,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Gate, write reports, optionally promote; an error anywhere blocks with exit 2."""
+    """Gate (the stage writes the reports and promotes a pass); print the report; return its exit code."""
     import sys
 
-    from aligngate.gate import GateInputs
-    from aligngate.gate.runner import gate_to_dir
-    from aligngate.report import render_terminal
+    from aligngate.stages.gate import gate
 
-    inputs = GateInputs(candidate=args.candidate, adapter=args.adapter, baseline=args.baseline,
-                        reward_model=args.reward_model, data_report=args.data_report)
-    report, rec = gate_to_dir(args.policy, inputs, args.out, registry=args.registry, name=args.name,
-                              history=args.history, device=args.device, verbose=args.verbose)
-    if rec is not None:
-        print(f"promoted {rec['name']} into {args.registry} (record {rec['seq']})", file=sys.stderr)
-    emit(args, report.model_dump(mode="json"), lambda: render_terminal(report, args.out))
-    for err in report.errors:
-        print(f"aligngate: error: {err}", file=sys.stderr)
-    return report.exit_code
+    result = gate(args.candidate, out=args.out, policy=args.policy, adapter=args.adapter, baseline=args.baseline,
+                  reward_model=args.reward_model, data_report=args.data_report, registry=args.registry,
+                  name=args.name, history=args.history, device=args.device)
+    if result.promoted is not None:
+        print(f"promoted {result.promoted['name']} into {args.registry} (record {result.promoted['seq']})",
+              file=sys.stderr)
+    return render_report(args, result.report, args.out)

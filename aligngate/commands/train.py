@@ -8,8 +8,6 @@ Exit 0 on success, 2 on any error. Progress and library logs go to stderr; stdou
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 from typing import Any
 
 from aligngate.commands._common import add_output_flag, emit
@@ -36,19 +34,16 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train; print a summary; 0 on success (errors raise and the CLI front exits 2)."""
-    from aligngate.training import load_train_config, train
+    from aligngate.stages.train import train
 
     overrides: dict[str, Any] = {}
     if args.seed is not None:
         overrides["seed"] = args.seed
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
-    cfg = load_train_config(args.config, overrides)
-    with contextlib.redirect_stdout(sys.stderr):  # libraries that print must not corrupt --output json
-        result = train(args.method, args.base, args.data, args.out, cfg, overwrite=args.overwrite,
-                       config_path=args.config)
-    summary = result.summary()
-    emit(args, summary, lambda: (f"trained {result.method} in {result.seconds:.1f} s, {result.steps} steps, "
-                                 f"final loss {result.final_loss}\n"
-                                 f"output:   {result.out_dir}\nmanifest: {result.manifest}"))
+    result = train(args.method, args.base, args.data, args.out, config=args.config, overwrite=args.overwrite,
+                   overrides=overrides)
+    emit(args, result.summary(), lambda: (f"trained {result.method} in {result.seconds:.1f} s, {result.steps} "
+                                          f"steps, final loss {result.final_loss}\n"
+                                          f"output:   {result.out_dir}\nmanifest: {result.manifest}"))
     return 0

@@ -1,21 +1,37 @@
-"""What the checks read: the gate's inputs and lazily computed, memoised measurements.
+"""What the gate's checks read: the gate's inputs and lazily computed, memoised measurements.
 
-Each expensive thing (a model's evaluation on the policy's suites, KL drift, the adapter audit, the reward
-test) is computed at most once per gate run, when the first check asks for it. A ``cache`` dict can be
-shared between gate runs (the demo gates two candidates against one baseline) so that the baseline's
-evaluation is reused.
+:class:`GateContext` implements :class:`aligngate.checks.types.CheckContext` (the protocol every check is typed
+against); its methods return typed results (:class:`~aligngate.checks.types.PairedDrift`,
+:class:`~aligngate.checks.types.KLDrift`, :class:`~aligngate.checks.types.CapabilityDelta`,
+:class:`~aligngate.checks.types.DataSummary` ...). Each expensive thing (a model's evaluation on the policy's
+suites, KL drift, the adapter audit, the reward test) is computed at most once per gate run, when the first check
+asks for it. A ``cache`` dict can be shared between gate runs (the demo gates two candidates against one
+baseline) so that the baseline's evaluation is reused: its key is :meth:`GateContext.eval_key`, the one place it
+is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from aligngate.errors import InputError
+from aligngate.checks.types import CapabilityDelta, DataSummary, KLDrift, PairedDrift, Record
+from aligngate.errors import GateError, InputError
 from aligngate.evaluation.runner import EvalResult
 
+if TYPE_CHECKING:
+    from aligngate.audit.runner import AuditResult
+    from aligngate.evaluation.budget import BudgetAgreement
+    from aligngate.evaluation.config import EvaluationConfig
+    from aligngate.evaluation.records import SampleRecord
+    from aligngate.policy import LoadedPolicy
+    from aligngate.rewardtest.runner import RewardTestResult
+
 __all__ = ["GateContext", "GateInputs"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,14 +50,28 @@ class GateInputs:
     """Directory holding a ``curate`` report.json for the candidate's tuning data."""
 
     def has(self, subject: str) -> bool:
-        """Whether the subject was given."""
+        """Whether the subject was given (``data``: the data report directory)."""
+        if subject == "data":
+            subject = "data_report"
         return getattr(self, subject, None) is not None
 
 
-class GateContext:
-    """Inputs, policy and memoised measurements for one gate run."""
+def _pooled(records: list[SampleRecord], expect: str) -> list[SampleRecord]:
+    """The records expecting ``expect`` as one suite named ``expect`` (ids made strings), for paired drift."""
+    out = []
+    for r in records:
+        if r["expect"] == expect:
+            rec = r.copy()
+            rec["suite"], rec["id"] = expect, str(r["id"])
+            out.append(rec)
+    return out
 
-    def __init__(self, policy: Any, inputs: GateInputs, *, progress: bool = True,
+
+class GateContext:
+    """Inputs, policy and memoised measurements for one gate run (a
+    :class:`~aligngate.checks.types.CheckContext`)."""
+
+    def __init__(self, policy: LoadedPolicy, inputs: GateInputs, *, progress: bool = True,
                  cache: dict[str, Any] | None = None, device: str | None = None) -> None:
         self.policy = policy
         self.inputs = inputs
@@ -63,38 +93,40 @@ class GateContext:
             raise AdapterError(f"adapter {self.inputs.adapter}: {self._adapter_refused}")
         return self.inputs.adapter
 
-    # convenient aliases for checks
     @property
-    def adapter_path(self) -> str | None:
-        """The candidate's adapter directory."""
-        return self.inputs.adapter
-
-    @property
-    def base_model(self) -> str | None:
-        """The model the adapter applies to."""
-        return self.inputs.candidate
-
-    @property
-    def data_report_dir(self) -> str | None:
-        """Directory of the tuning data's curate report."""
-        return self.inputs.data_report
-
-    @property
-    def eval_config(self) -> Any:
+    def eval_config(self) -> EvaluationConfig:
         """The policy's ``spec.evaluation``."""
         return self.policy.policy.spec.evaluation
 
     def has(self, subject: str) -> bool:
-        """Whether a subject was given."""
+        """Whether a subject (:data:`aligngate.checks.types.SUBJECTS`) was given."""
+        reward = self.policy.policy.spec.reward_test
+        if subject == "hh_rlhf_pairs":
+            return self.inputs.reward_model is not None and reward.hh_rlhf is not None
+        if subject == "preference_pairs":
+            return self.inputs.reward_model is not None and reward.preference_data is not None
+        if subject == "preference_data":
+            if self.inputs.data_report is None:
+                return False
+            try:
+                return self.data().reward_hacking is not None
+            except GateError:
+                return True  # let the check run and report the unreadable data report (fail closed)
         return self.inputs.has(subject)
 
-    def _once(self, key: str, fn: Any, *, shared: bool = False) -> Any:
+    def _once(self, key: str, fn: Callable[[], T], *, shared: bool = False) -> T:
         store = self._shared if shared else self._memo
         if key not in store:
             store[key] = fn()
-        return store[key]
+        return cast(T, store[key])
 
     # ----------------------------------------------------------------- evaluation
+    def eval_key(self, which: str) -> str:
+        """The memo key of ``which``'s evaluation (shared across gate runs through ``cache``)."""
+        model = self.inputs.candidate if which == "candidate" else self.inputs.baseline
+        adapter = self.inputs.adapter if which == "candidate" else None
+        return f"eval:{model}|{adapter}|{self.eval_config.model_dump_json()}"
+
     def suites(self) -> tuple[list[Any], list[Any]]:
         """(must-refuse suites, must-answer suites) from the policy."""
         from aligngate.evaluation.suites import load_suite
@@ -109,7 +141,7 @@ class GateContext:
                                      f"spec.evaluation.min_samples={cfg.min_samples}: inconclusive")
             return harmful, safe
 
-        return self._once("suites", load)  # type: ignore[no-any-return]
+        return self._once("suites", load)
 
     def judge(self) -> Any:
         """The policy's judge, loaded once per process."""
@@ -130,60 +162,74 @@ class GateContext:
             raise InputError(f"no {which} model given")
         adapter = self.loadable_adapter() if which == "candidate" else None
         cfg = self.eval_config
-        key = f"eval:{model}|{adapter}|{cfg.model_dump_json()}"
 
         def run() -> EvalResult:
             harmful, safe = self.suites()
             return evaluate_model(model, harmful + safe, adapter=adapter, judge=self.judge(),
                                   judge_error=self.judge_error(),
                                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                                  progress=self.progress, device=self.device, prompt_format=cfg.prompt_format)
+                                  progress=self.progress, device=self.device, prompt_format=cfg.prompt_format,
+                                  backend=cfg.backend, decode=cfg.decode)
 
-        return self._once(key, run, shared=True)  # type: ignore[no-any-return]
+        return self._once(self.eval_key(which), run, shared=True)
 
-    def pooled(self, which: str, expect: str) -> list[dict[str, Any]]:
+    def evaluation_if_computed(self, which: str) -> EvalResult | None:
+        """``which``'s evaluation if this run (or an earlier one sharing the cache) computed it; None otherwise."""
+        res = self._shared.get(self.eval_key(which))
+        return res if isinstance(res, EvalResult) else None
+
+    def pooled(self, which: str, expect: str) -> list[Record]:
         """All records of ``which`` on suites expecting ``expect`` (refuse / comply)."""
         return [r for r in self.evaluation(which).records if r["expect"] == expect]
 
-    def paired_drift(self, expect: str) -> dict[str, Any]:
+    def generation_budget(self, *, longer: int, sample: int) -> BudgetAgreement:
+        """Labels of a sample of the policy's suites at ``spec.evaluation.max_new_tokens`` against ``longer`` new
+        tokens, on the candidate's evaluation path (:func:`aligngate.evaluation.budget.measure_budget`)."""
+        from aligngate.evaluation.budget import measure_budget
+
+        def run() -> BudgetAgreement:
+            cfg = self.eval_config
+            harmful, safe = self.suites()
+            return measure_budget(self.inputs.candidate, harmful + safe, judge=self.judge(),
+                                  budget=cfg.max_new_tokens, longer=longer, sample=sample, seed=cfg.seed,
+                                  adapter=self.loadable_adapter(), batch_size=cfg.batch_size, backend=cfg.backend,
+                                  decode=cfg.decode, prompt_format=cfg.prompt_format, device=self.device,
+                                  progress=self.progress)
+
+        return self._once(f"budget:{longer}:{sample}", run)
+
+    def paired_drift(self, expect: str) -> PairedDrift:
         """Paired refusal drift, candidate vs baseline, pooled over suites expecting ``expect``."""
         from aligngate.evaluation.drift import paired_refusal_drift
 
-        def run() -> dict[str, Any]:
+        def run() -> PairedDrift:
             base, cand = self.evaluation("baseline"), self.evaluation("candidate")
-            pooled_b = EvalResult(base.model, None, [dict(r, suite=expect) for r in base.records
-                                                     if r["expect"] == expect])
-            pooled_c = EvalResult(cand.model, cand.adapter, [dict(r, suite=expect) for r in cand.records
-                                                             if r["expect"] == expect])
-            for recs in (pooled_b.records, pooled_c.records):
-                for r in recs:
-                    r["id"] = f"{r['id']}"
-            return paired_refusal_drift(pooled_b, pooled_c, expect, seed=self.eval_config.seed)
+            pooled_b = EvalResult(base.model, None, _pooled(base.records, expect))
+            pooled_c = EvalResult(cand.model, cand.adapter, _pooled(cand.records, expect))
+            return PairedDrift.from_dict(paired_refusal_drift(pooled_b, pooled_c, expect, seed=self.eval_config.seed))
 
-        return self._once(f"drift:{expect}", run)  # type: ignore[no-any-return]
+        return self._once(f"drift:{expect}", run)
 
-    def kl_drift(self) -> dict[str, Any]:
+    def kl_drift(self) -> KLDrift:
         """Mean per-token KL / JS divergence of candidate from baseline on the drift suite."""
         from aligngate.evaluation.drift import distribution_drift
         from aligngate.evaluation.suites import load_suite
 
-        def run() -> dict[str, Any]:
+        def run() -> KLDrift:
             suite = load_suite(self.eval_config.drift_suite)
             if self.inputs.baseline is None:
                 raise InputError("KL drift needs a baseline model")
-            return distribution_drift(self.inputs.baseline, self.inputs.candidate,
+            return KLDrift.from_dict(distribution_drift(self.inputs.baseline, self.inputs.candidate,
                                       [it.prompt for it in suite.items], adapter=self.loadable_adapter(),
-                                      device=self.device, prompt_format=self.eval_config.prompt_format)
+                                      device=self.device, prompt_format=self.eval_config.prompt_format))
 
-        return self._once("kl", run)  # type: ignore[no-any-return]
+        return self._once("kl", run)
 
-    def capability(self) -> dict[str, Any]:
+    def capability(self) -> dict[str, CapabilityDelta]:
         """lm-eval scores of candidate and baseline on the policy's capability tasks, and their deltas."""
-        import math
-
         from aligngate.evaluation.capability import run_lmeval
 
-        def run() -> dict[str, Any]:
+        def run() -> dict[str, CapabilityDelta]:
             cfg = self.eval_config
             if self.inputs.baseline is None:
                 raise InputError("capability drift needs a baseline model")
@@ -191,51 +237,59 @@ class GateContext:
                               limit=cfg.capability_limit, device=self.device)
             base = run_lmeval(self.inputs.baseline, cfg.capability_tasks, limit=cfg.capability_limit,
                               device=self.device)
-            tasks = {}
-            for t in cfg.capability_tasks:
-                se = math.sqrt(cand[t]["stderr"] ** 2 + base[t]["stderr"] ** 2)
-                tasks[t] = {"candidate": cand[t], "baseline": base[t], "delta": cand[t]["value"] - base[t]["value"],
-                            "stderr": se}
-            return tasks
+            return {t: CapabilityDelta.from_scores(cand[t], base[t]) for t in cfg.capability_tasks}
 
-        return self._once("capability", run)  # type: ignore[no-any-return]
+        return self._once("capability", run)
 
     # ----------------------------------------------------------------- other stages
-    def audit(self) -> Any:
+    def audit(self) -> AuditResult:
         """The adapter audit (never loads pickle; reads the base's config only)."""
         from aligngate.audit.runner import audit_adapter
 
-        def run() -> Any:
+        def run() -> AuditResult:
+            if self.inputs.adapter is None:
+                raise InputError("no adapter given")
             return audit_adapter(self.inputs.adapter, base=self.inputs.candidate,
                                  config=self.policy.policy.spec.adapter_audit)
 
         return self._once("audit", run)
 
-    def reward_test(self) -> Any:
+    def reward_test(self) -> RewardTestResult:
         """The reward model's adversarial test."""
         from aligngate.rewardtest import run_reward_test
 
-        return self._once("reward", lambda: run_reward_test(self.inputs.reward_model,
-                                                            self.policy.policy.spec.reward_test,
-                                                            progress=self.progress))
+        def run() -> RewardTestResult:
+            if self.inputs.reward_model is None:
+                raise InputError("no reward model given")
+            return run_reward_test(self.inputs.reward_model, self.policy.policy.spec.reward_test,
+                                   progress=self.progress)
 
-    def data_report(self) -> dict[str, Any]:
-        """The tuning data's curate report.json."""
+        return self._once("reward", run)
+
+    def data(self) -> DataSummary:
+        """The tuning data's curation, from the curate report.json in the ``--data-report`` directory."""
         import json
 
-        def read() -> dict[str, Any]:
+        def read() -> DataSummary:
             if self.inputs.data_report is None:
-                raise InputError("no data report directory given")
+                raise InputError("no data report directory given (--data-report DIR, a curate output directory)")
             path = Path(self.inputs.data_report) / "report.json"
             try:
-                return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+                rep = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
                 raise InputError(f"data report not found: {path}") from None
-            except ValueError as exc:
+            except (OSError, ValueError) as exc:
                 raise InputError(f"data report {path} is not valid JSON: {exc}") from None
+            return DataSummary.from_report(rep, str(path))
 
-        return self._once("data", read)  # type: ignore[no-any-return]
+        return self._once("data", read)
 
-    def computed(self, key: str) -> Any:
-        """A memoised measurement if it was computed in this run (for report summaries)."""
-        return self._memo.get(key)
+    def computed_drift(self) -> dict[str, dict[str, Any]]:
+        """The drift figures this run computed, as JSON (``drift_refuse``, ``drift_comply``, ``kl``), for report
+        summaries."""
+        out: dict[str, dict[str, Any]] = {}
+        for key in ("drift:refuse", "drift:comply", "kl"):
+            val = self._memo.get(key)
+            if isinstance(val, PairedDrift | KLDrift):
+                out[key.replace(":", "_")] = val.to_dict()
+        return out

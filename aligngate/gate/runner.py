@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aligngate.errors import GateError
 from aligngate.gate.context import GateContext, GateInputs
-from aligngate.verdict import Report, now_iso, to_check_result, versions
+from aligngate.verdict import Report, now_iso, versions
 
-__all__ = ["gate_to_dir", "record_history", "run_checks", "run_gate", "subject_info"]
+if TYPE_CHECKING:
+    from aligngate.policy import LoadedPolicy
+
+__all__ = ["record_history", "run_checks", "run_gate", "subject_info"]
 
 
 def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any]:
@@ -36,10 +39,7 @@ def _summary(ctx: GateContext) -> dict[str, Any]:
     """Per-subject suite metrics and drift figures that were measured (for tables and plots)."""
     out: dict[str, Any] = {"metrics": {}, "plots": []}
     for which in ("baseline", "candidate"):
-        model = ctx.inputs.candidate if which == "candidate" else ctx.inputs.baseline
-        adapter = ctx.inputs.adapter if which == "candidate" else None
-        key = f"eval:{model}|{adapter}|{ctx.eval_config.model_dump_json()}"
-        res = ctx._shared.get(key)
+        res = ctx.evaluation_if_computed(which)
         if res is not None:
             out["metrics"][which] = {name: m.to_dict() for name, m in res.metrics.items()}
             out.setdefault("judge", res.judge)
@@ -47,10 +47,7 @@ def _summary(ctx: GateContext) -> dict[str, Any]:
         from aligngate.judge import describe
 
         out["judge_info"] = describe(ctx.judge())
-    for key in ("drift:refuse", "drift:comply", "kl"):
-        val = ctx.computed(key)
-        if val is not None:
-            out[key.replace(":", "_")] = val
+    out.update(ctx.computed_drift())
     return out
 
 
@@ -58,9 +55,7 @@ def _write_records(ctx: GateContext, out_dir: Path) -> None:
     from aligngate.fileio import write_jsonl
 
     for which in ("baseline", "candidate"):
-        model = ctx.inputs.candidate if which == "candidate" else ctx.inputs.baseline
-        adapter = ctx.inputs.adapter if which == "candidate" else None
-        res = ctx._shared.get(f"eval:{model}|{adapter}|{ctx.eval_config.model_dump_json()}")
+        res = ctx.evaluation_if_computed(which)
         if res is not None:
             write_jsonl(out_dir / f"records-{which}.jsonl", res.records)
 
@@ -84,11 +79,11 @@ def _audit_first(ctx: GateContext, report: Report) -> None:
                            + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""))
 
 
-def run_checks(policy: Any, inputs: GateInputs, report: Report, out_dir: str | Path | None = None, *,
+def run_checks(policy: LoadedPolicy, inputs: GateInputs, report: Report, out_dir: str | Path | None = None, *,
                progress: bool = True, cache: dict[str, Any] | None = None, device: str | None = None) -> None:
     """Fill ``report`` with every check ``policy`` enables (a check failure or error is recorded, never raised;
     a missing subject path raises)."""
-    from aligngate.checks import get_check
+    from aligngate.checks.run import run_checks as run_checks_of
 
     report.policy = {"path": policy.path, "sha256": policy.sha256}
     ctx = GateContext(policy, inputs, progress=progress, cache=cache, device=device)
@@ -102,24 +97,13 @@ def run_checks(policy: Any, inputs: GateInputs, report: Report, out_dir: str | P
     if not policy.policy.spec.checks:
         report.errors.append(f"{policy.path}: spec.checks is empty: nothing to decide (fail closed)")
     _audit_first(ctx, report)
-    for spec in policy.policy.spec.checks:
-        cdef = get_check(spec.id)
-        missing = [s for s in cdef.needs if not ctx.has(s)]
-        if missing:
-            report.checks.append(to_check_result(spec, None, skipped_reason=f"needs {', '.join(missing)}"))
-            continue
-        try:
-            report.checks.append(to_check_result(spec, cdef.fn(ctx, spec)))
-        except GateError as exc:
-            report.checks.append(to_check_result(spec, None, error=str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a crashing check is an error, which blocks
-            report.checks.append(to_check_result(spec, None, error=f"unexpected {type(exc).__name__}: {exc}"))
+    report.checks.extend(run_checks_of(ctx, policy.policy.spec.checks))
     report.summary.update(_summary(ctx))
     if out_dir is not None:
         _write_records(ctx, Path(out_dir))
 
 
-def run_gate(policy: Any, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,
+def run_gate(policy: LoadedPolicy, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,
              cache: dict[str, Any] | None = None, device: str | None = None) -> Report:
     """Run every check ``policy`` enables and decide; never raises (errors are recorded and block)."""
     report = Report(command="gate", started_at=now_iso(), versions=versions())
@@ -147,41 +131,3 @@ def record_history(report: Report, db: str | Path, name: str) -> None:
             "series": {k: [None] * (longest - len(v)) + v for k, v in series.items()},
             "xlabel": "gate run", "ylabel": "value"})
     report.summary["history"] = {"db": str(db), "name": name}
-
-
-def gate_to_dir(policy_path: str | Path | None, inputs: GateInputs, out_dir: str | Path, *,
-                registry: str | Path | None = None, name: str | None = None, history: str | Path | None = None,
-                cache: dict[str, Any] | None = None, progress: bool = True, device: str | None = None,
-                verbose: bool = False) -> tuple[Report, dict[str, Any] | None]:
-    """The whole gate stage, as the CLI and the flows run it, behind :func:`aligngate.guard.run_guarded`: load the
-    policy, run the checks, record history, write report.json/.md/.html, promote a pass. Whatever fails -- an
-    invalid policy, a check, the history store, the registry, a signal -- ends in a written ``block`` report whose
-    exit code is the one returned.
-
-    Returns the report and the promotion record (None unless promoted).
-    """
-    from aligngate.guard import run_guarded
-    from aligngate.policy import load_policy
-
-    name = name or Path(inputs.adapter or inputs.candidate).name
-    promoted: dict[str, Any] = {}
-
-    def body(report: Report) -> None:
-        run_checks(load_policy(policy_path), inputs, report, out_dir, progress=progress, cache=cache,
-                   device=device)
-
-    def finish(report: Report) -> None:
-        if history is not None:
-            record_history(report, history, name)
-
-    def after(report: Report, staged: Path) -> None:
-        if report.exit_code == 0 and registry is not None:
-            from aligngate.promotion import promote
-
-            promoted.update(promote(registry, name, staged))
-
-    report = run_guarded("gate", out_dir, body, finish=finish, after=after, verbose=verbose)
-    rec = promoted or None
-    if rec is not None:
-        report.summary["promoted"] = rec
-    return report, rec

@@ -50,8 +50,8 @@ def render_markdown(report: Any) -> str:
         out.append("")
     drift = (report.summary or {}).get("drift_refuse")
     if drift and drift.get("flipped_refused_to_complied"):
-        out += [f"<details><summary>{drift['refused_to_complied']} harmful prompts refused by the baseline "
-                "and answered by the candidate</summary>", ""]
+        out += [(f"<details><summary>{drift['refused_to_complied']} harmful prompts refused by the baseline "
+                 "and answered by the candidate</summary>"), ""]
         for f in drift["flipped_refused_to_complied"][:20]:
             out.append(f"- {_esc(f['prompt'])[:160]} → _{_esc(f['candidate'])[:120]}_")
         out += ["", "</details>", ""]

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from aligngate.gate import GateInputs
-from aligngate.gate.runner import gate_to_dir
+from aligngate.stages.gate import gate
 from aligngate.guard import run_guarded
 from aligngate.verdict import CheckResult, Measurement, Report
 from aligngate.checks import check
@@ -98,8 +97,8 @@ def _gate(tmp_path: Path, **kw: Any) -> tuple[Report, Any]:
     (tmp_path / "m").mkdir(exist_ok=True)
     (tmp_path / "m" / "config.json").write_text("{}")
     (tmp_path / "p.yaml").write_text(POLICY)
-    return gate_to_dir(tmp_path / "p.yaml", GateInputs(candidate=str(tmp_path / "m")), tmp_path / "out",
-                       progress=False, **kw)
+    res = gate(tmp_path / "m", policy=tmp_path / "p.yaml", out=tmp_path / "out", progress=False, **kw)
+    return res.report, res.promoted
 
 
 def test_gate_promotion_failure_agrees_with_the_report(tmp_path: Path) -> None:

@@ -56,23 +56,35 @@ def test_gate_flow_error_fails_closed(tmp_path: Path) -> None:
     assert state.is_failed() and "error (exit 2)" in (state.message or "")
 
 
+def test_finetune_flow_training_error_fails_closed(tmp_path: Path) -> None:
+    """A training stage that raises ends the flow FAILED as an error (exit 2) naming the cause; nothing is audited."""
+    from aligngate.embedded.corpus import write_default_data
+    from aligngate.flows.finetune import finetune_flow
+
+    write_default_data(tmp_path / "data")
+    state = finetune_flow(base=str(tmp_path / "no-base"), sft_data=str(tmp_path / "data" / "sft.jsonl"),
+                          out=str(tmp_path / "ft"), dpo_data=str(tmp_path / "data" / "dpo.jsonl"), return_state=True)
+    assert state.is_failed()
+    assert "train-sft error (exit 2)" in (state.message or "") and "no-base" in (state.message or "")
+    assert not (tmp_path / "ft" / "audit").exists()
+
+
 def test_scheduled_regate_keeps_a_good_version_and_demotes_a_broken_one(tmp_path: Path, embedded_model: Path) -> None:
     """Re-gate promoted versions: the baseline against itself passes; a version whose files vanished is demoted."""
     import shutil
 
-    from aligngate import pipeline
-    from aligngate.promotion import current
     from aligngate.flows.regate import regate_flow
+    from aligngate.promotion import current
+    from aligngate.stages import gate
 
     reg = tmp_path / "registry"
-    good = pipeline.gate(None, embedded_model, tmp_path / "g-good", baseline=embedded_model, registry=reg,
-                         name="good", progress=False)
-    assert good.exit_code == 0, good.report
+    good = gate(embedded_model, out=tmp_path / "g-good", baseline=embedded_model, registry=reg, name="good",
+                progress=False)
+    assert good.exit_code == 0, good.report.errors
     copy = tmp_path / "model-copy"
     shutil.copytree(embedded_model, copy)
-    gone = pipeline.gate(None, copy, tmp_path / "g-gone", baseline=embedded_model, registry=reg, name="gone",
-                         progress=False)
-    assert gone.exit_code == 0
+    gone = gate(copy, out=tmp_path / "g-gone", baseline=embedded_model, registry=reg, name="gone", progress=False)
+    assert gone.exit_code == 0 and gone.promoted is not None
     shutil.rmtree(copy)  # the deployed files disappear: the re-check must fail closed and demote
     state = regate_flow(registry=str(reg), out=str(tmp_path / "re"), return_state=True)
     assert state.is_failed()
@@ -85,10 +97,10 @@ def test_injected_history_drift_demotes_and_alerts(tmp_path: Path, embedded_mode
     import http.server
     import threading
 
-    from aligngate import pipeline
+    from aligngate.flows.regate import regate_flow
     from aligngate.history import append_run, runs
     from aligngate.promotion import current
-    from aligngate.flows.regate import regate_flow
+    from aligngate.stages import gate
 
     received: list[bytes] = []
 
@@ -105,10 +117,10 @@ def test_injected_history_drift_demotes_and_alerts(tmp_path: Path, embedded_mode
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         reg, hist = tmp_path / "registry", tmp_path / "history.sqlite"
-        ok = pipeline.gate(None, embedded_model, tmp_path / "g", baseline=embedded_model, registry=reg, name="v1",
-                           progress=False, history=hist)
+        ok = gate(embedded_model, out=tmp_path / "g", baseline=embedded_model, registry=reg, name="v1",
+                  progress=False, history=hist)
         assert ok.exit_code == 0
-        base_rate = next(c["value"] for c in ok.report["checks"] if c["id"] == "refusal.harmful_refusal_rate")
+        base_rate = next(c.value for c in ok.report.checks if c.id == "refusal.harmful_refusal_rate")
         for rate in (base_rate,) * 4 + (base_rate - 0.15, base_rate - 0.25):  # injected drift
             append_run(hist, "v1", {"verdict": "pass", "exit_code": 0, "checks": [
                 {"id": "refusal.harmful_refusal_rate", "value": rate, "n": 64}]})
