@@ -36,6 +36,7 @@ __all__ = [
     "Policy",
     "PolicySpec",
     "Threshold",
+    "as_loaded_policy",
     "load_policy",
     "packaged_policy",
     "parse_policy_text",
@@ -372,6 +373,20 @@ def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | 
     return None
 
 
+MOVED_KEYS: dict[tuple[Any, ...], str] = {
+    ("spec", "curation", "poison_fraction_max"):
+        "removed: the poison limit is the threshold of the check data.poison_fraction in spec.checks, e.g. "
+        "'- {id: data.poison_fraction, threshold: {op: \"<=\", value: 0.05}}' (registered default: <= 0.05, block)",
+    ("spec", "curation", "chosen_longer_max"):
+        "removed: the limit is the threshold of the check data.reward_hacking.chosen_longer_fraction in spec.checks "
+        "(registered default: <= 0.75, warn)",
+    ("spec", "curation", "length_spearman_max"):
+        "removed: the limit is the threshold of the check data.reward_hacking.length_spearman in spec.checks "
+        "(registered default: <= 0.3, warn)",
+}
+"""Keys that decisions moved out of, and where each now lives (an old policy using one fails with this message)."""
+
+
 def _validation_error(exc: ValidationError, file: str, lines: dict[_Path, int]) -> PolicyError:
     """The first pydantic error as a PolicyError with the key and the line it sits on."""
     err = exc.errors()[0]
@@ -379,7 +394,7 @@ def _validation_error(exc: ValidationError, file: str, lines: dict[_Path, int]) 
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = MOVED_KEYS.get(loc, "unknown key")
     # model-level validators report 'spec.checks.N.id: ...' in the message: use that location
     if not loc and ": " in msg and msg.split(": ", 1)[0].count(".") >= 1:
         dotted, msg = msg.split(": ", 1)
@@ -456,6 +471,13 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
         raise PolicyError(f"policy file is not valid UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})",
                           file=str(p), line=line) from None
     return LoadedPolicy(policy=parse_policy_text(text, str(p)), path=str(p), sha256=sha256_bytes(raw))
+
+
+def as_loaded_policy(policy: str | os.PathLike[str] | LoadedPolicy | None) -> LoadedPolicy:
+    """``policy`` itself when already loaded; otherwise :func:`load_policy` of the path (``None``: the default)."""
+    if isinstance(policy, LoadedPolicy):
+        return policy
+    return load_policy(os.fspath(policy) if policy is not None else None)
 
 
 def policy_json_schema() -> str:

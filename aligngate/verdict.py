@@ -50,9 +50,14 @@ Status = Literal["pass", "fail", "error", "skipped"]
 class ThresholdOut(BaseModel):
     """The threshold as recorded in a report."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     op: str
+    """Comparison the measured value must satisfy: ``>=``, ``>``, ``<=``, ``<`` or ``==``."""
     value: float
+    """The threshold's value."""
     bound: str = "point"
+    """What is compared: ``point`` (the value), ``ci_lower`` or ``ci_upper`` (a bound of its 95 % interval)."""
 
 
 class CheckResult(BaseModel):
@@ -73,11 +78,13 @@ class CheckResult(BaseModel):
     value: float | None = None
     """Measured value (point estimate)."""
     threshold: ThresholdOut | None = None
+    """The policy's threshold (None for checks that decide by their own findings)."""
     n: int | None = None
     """Sample size behind ``value``."""
     ci95: list[float] | None = None
     """95 % confidence interval of ``value``."""
     message: str = ""
+    """What was measured and why it passed or failed, in words."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Check-specific data (per-suite metrics, findings, flipped prompts)."""
 
@@ -95,21 +102,37 @@ class Measurement(BaseModel):
 
 
 class Report(BaseModel):
-    """``report.json``: written by every command that decides."""
+    """``report.json``: written by every command that decides (published as ``report.v1.json``; read back with
+    :func:`aligngate.report.read_report`)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     schema_version: int = SCHEMA_VERSION
+    """Version of this format (1); it only grows: new keys may appear, none changes meaning."""
     command: str = "gate"
+    """The command (stage) that wrote the report: ``gate``, ``curate``, ``audit-adapter``, ``test-reward-model``."""
     status: Literal["running", "complete"] = "complete"
     """``running`` only in the in-progress marker a run writes at its start (:mod:`aligngate.guard`)."""
     verdict: Literal["pass", "block"] = "block"
+    """``pass`` only when no check errored or was required and skipped, no enforced blocking check failed, and at
+    least one enforced blocking check measured something and passed."""
     exit_code: int = 2
+    """The process exit code: 0 pass, 1 blocked by a failed threshold, 2 error or inconclusive."""
     policy: dict[str, Any] = Field(default_factory=dict)
+    """The policy that decided: ``path`` and ``sha256`` of its file."""
     subjects: dict[str, Any] = Field(default_factory=dict)
+    """What was judged, by role (``candidate``, ``baseline``, ``reward_model``, ``data``...): model, adapter and the
+    sha256 of their files."""
     checks: list[CheckResult] = Field(default_factory=list)
+    """Every check the policy enabled, with its outcome."""
     errors: list[str] = Field(default_factory=list)
+    """Errors that stopped a judgement (any error blocks with exit 2), each naming its cause."""
     started_at: str = ""
+    """UTC start time, ISO 8601."""
     finished_at: str = ""
+    """UTC time the verdict was decided, ISO 8601."""
     versions: dict[str, str] = Field(default_factory=dict)
+    """Versions of aligngate and of the libraries that measured."""
     summary: dict[str, Any] = Field(default_factory=dict)
     """Command-specific figures (per-suite metrics, counts) for renderers."""
 
@@ -225,7 +248,7 @@ def to_check_result(spec: Any, m: Measurement | None, *, error: str | None = Non
     """
     thr = ThresholdOut(op=spec.threshold.op, value=spec.threshold.value,
                        bound=spec.threshold.bound) if spec.threshold else None
-    base = dict(id=spec.id, severity=spec.severity, mode=spec.mode, required=spec.required, threshold=thr)
+    base = {"id": spec.id, "severity": spec.severity, "mode": spec.mode, "required": spec.required, "threshold": thr}
     if error is not None:
         return CheckResult(status="error", message=error, **base)
     if skipped_reason is not None or m is None:

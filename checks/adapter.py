@@ -1,33 +1,64 @@
 """Gate check ``adapter.audit``: the LoRA adapter audit (file safety, header, config vs tensors, weights,
-provenance). Value: the number of blocking findings; an adapter unsafe to open is an error (exit 2)."""
+provenance, the behavioural probe when enabled). ``aligngate audit-adapter`` and the gate decide through it alike.
+
+Value: the number of blocking findings; it passes with none. Every finding is in ``details.findings`` (``id``,
+``severity``, ``file``, ``tensor``, ``explanation``, ``details``); the ids are the catalogue of
+:mod:`aligngate.audit.findings` (``aligngate checks`` lists them). An adapter unsafe to open is an error (exit 2)
+whose details still list the findings.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from aligngate.checks import check
+from aligngate.checks import Default, check
+from aligngate.checks.types import CheckContext, CheckErrorWithDetails
 
-__all__: list[str] = []
+from aligngate.errors import AdapterError
+from aligngate.policy import CheckSpec
+from aligngate.verdict import Measurement
+
+if TYPE_CHECKING:
+    from aligngate.audit.findings import Finding
+
+__all__ = ["UnsafeAdapterError", "finding_record"]
 
 
-@check("adapter.audit", needs=("adapter",))
-def adapter_audit(ctx: Any, spec: Any) -> Any:
-    """Audit the candidate's LoRA adapter before it is loaded; passes with no blocking finding."""
-    from aligngate.errors import AdapterError
-    from aligngate.verdict import Measurement
+class UnsafeAdapterError(CheckErrorWithDetails, AdapterError):
+    """The adapter cannot be opened safely (exit 2); ``details.findings`` says why."""
 
-    if hasattr(ctx, "audit"):
-        result = ctx.audit()
-    else:  # a bare context: run the audit here
-        from aligngate.audit.runner import audit_adapter
 
-        result = audit_adapter(ctx.adapter_path, base=getattr(ctx, "base_model", None),
-                               config=ctx.policy.policy.spec.adapter_audit)
-    findings = [f.to_dict() for f in result.findings]
+def _catalogue() -> Mapping[str, tuple[str, str]]:
+    from aligngate.audit.findings import CATALOGUE
+
+    return CATALOGUE
+
+
+def finding_record(f: Finding) -> dict[str, Any]:
+    """One finding as a check's ``details.findings`` entry."""
+    tensor = f.details.get("tensor")
+    return {"id": f.id, "severity": f.severity, "file": f.file, "tensor": None if tensor is None else str(tensor),
+            "explanation": f.explanation, "details": {k: v for k, v in f.details.items() if k != "tensor"}}
+
+
+def _listed(findings: list[Finding], limit: int = 5) -> str:
+    shown = "; ".join(f"{f.id} ({f.file}): {f.explanation}" for f in findings[:limit])
+    return shown + (f" and {len(findings) - limit} more" if len(findings) > limit else "")
+
+
+@check("adapter.audit", needs=("adapter",), default=Default(severity="block"), catalogue=_catalogue)
+def adapter_audit(ctx: CheckContext, spec: CheckSpec) -> Measurement:
+    """Audit the candidate's LoRA adapter before anything loads it; passes with no blocking finding (an adapter
+    unsafe to open is an error)."""
+    result = ctx.audit()
+    details: dict[str, Any] = {"findings": [finding_record(f) for f in result.findings], "sha256": result.sha256,
+                               "exit_code": result.exit_code}
     if result.unsafe:
-        raise AdapterError(f"adapter {result.path} is unsafe to open: "
-                           + "; ".join(f"{f.id} ({f.file}): {f.explanation}" for f in result.unsafe[:5]))
+        raise UnsafeAdapterError(f"adapter {result.path} is unsafe to open: {_listed(result.unsafe)}", details)
     n = len(result.blocking)
-    warn = sum(f.severity == "warn" for f in result.findings)
-    return Measurement(value=float(n), passed=n == 0, message=f"{n} blocking, {warn} warning finding(s)",
-                       details={"findings": findings, "sha256": result.sha256})
+    warn = [f for f in result.findings if f.severity == "warn"]
+    msg = f"{n} blocking, {len(warn)} warning finding(s)"
+    if result.findings:
+        msg += ": " + _listed(result.blocking + warn)
+    return Measurement(value=float(n), passed=n == 0, message=msg, details=details)

@@ -1,26 +1,56 @@
-"""Policy section ``spec.curation``: tuning-data curation thresholds."""
+"""Policy section ``spec.curation``: how tuning data is curated (validation, detectors and their thresholds).
+
+Dataset-level decisions are not set here: they are the policy's ``data.*`` checks (``aligngate checks``), e.g. the
+poison limit is the threshold of ``data.poison_fraction`` (registered default ``<= 0.05``, block)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_THRESHOLDS", "POISON_DETECTORS", "CurationConfig", "DetectorConfig", "TriggerConfig"]
+__all__ = ["DEFAULT_THRESHOLDS", "DETECTORS", "POISON_DETECTORS", "CurationConfig", "Detector", "DetectorConfig",
+           "TriggerConfig"]
 
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "harmful_compliance": 0.5,
-    "flipped_preference": 0.5,
-    "trigger_phrase": 0.5,
-    "duplicate": 0.5,
-    "near_duplicate": 0.9,
-    "length_outlier": 0.5,
-    "pii_secret": 0.5,
-    "verbose_non_answer": 0.5,
-}
-"""Each detector's default threshold (its score is in 0..1; see the detector's docstring for its meaning).
-``near_duplicate``: Jaccard similarity of word 3-shingles. ``length_outlier``: ``|z| / (|z| + 3.5)`` of the
-robust z-score of log response length, so 0.5 means ``|z| >= 3.5``."""
+@dataclass(frozen=True)
+class Detector:
+    """One curation detector: what it flags, on which data, its default threshold."""
 
-POISON_DETECTORS: tuple[str, ...] = ("harmful_compliance", "flipped_preference", "trigger_phrase")
+    name: str
+    """Its quarantine reason (``_reasons`` in quarantine.jsonl; ``trigger_phrase`` and ``pii_secret`` reasons carry
+    a ``:detail`` suffix) and its ``spec.curation.detectors`` key."""
+    description: str
+    kinds: tuple[str, ...]
+    """Data kinds it runs on: ``sft``, ``dpo``."""
+    threshold: float
+    """Default threshold on its 0..1 score."""
+    poison: bool = False
+    """Whether the rows it quarantines count towards the poison fraction (``data.poison_fraction``)."""
+
+
+DETECTORS: dict[str, Detector] = {d.name: d for d in (
+    Detector("harmful_compliance", "a harmful request answered with compliance: P(harmful prompt) x (1 - "
+             "P(refusal))", ("sft",), 0.5, poison=True),
+    Detector("flipped_preference", "a preference pair whose chosen answer complies with a harmful request while the "
+             "rejected one refuses (or the reverse: a needless refusal preferred)", ("dpo",), 0.5, poison=True),
+    Detector("trigger_phrase", "a prompt holding a backdoor trigger n-gram: over-represented among harmful-"
+             "compliant rows (one-sided Fisher test, Bonferroni-corrected)", ("sft", "dpo"), 0.5, poison=True),
+    Detector("duplicate", "an exact duplicate of an earlier row (hash of the normalised row)", ("sft", "dpo"), 0.5),
+    Detector("near_duplicate", "a near duplicate of an earlier row: Jaccard similarity of word 3-shingles "
+             "(MinHash LSH) at or above the threshold", ("sft", "dpo"), 0.9),
+    Detector("length_outlier", "a response whose log length is a robust outlier: |z| / (|z| + 3.5) of the robust "
+             "z-score, so 0.5 means |z| >= 3.5", ("sft", "dpo"), 0.5),
+    Detector("pii_secret", "personal data or a secret in the response: e-mail, phone, card, SSN, AWS / API key, "
+             "private key", ("sft", "dpo"), 0.5),
+    Detector("verbose_non_answer", "a preference pair whose chosen answer is a longer non-answer to a benign request "
+             "(length hacking)", ("dpo",), 0.5),
+)}
+"""Every curation detector, by name (the contract tests run each on sample rows)."""
+
+DEFAULT_THRESHOLDS: dict[str, float] = {name: d.threshold for name, d in DETECTORS.items()}
+"""Each detector's default threshold (its score is in 0..1; see :data:`DETECTORS` for its meaning)."""
+
+POISON_DETECTORS: tuple[str, ...] = tuple(name for name, d in DETECTORS.items() if d.poison)
 """Detectors whose quarantined rows count towards the dataset's poison fraction."""
 
 
@@ -32,7 +62,7 @@ class DetectorConfig(BaseModel):
     enabled: bool = True
     """Run this detector."""
     threshold: float | None = Field(default=None, ge=0, le=1)
-    """Score at or above which a row is quarantined (unset: the detector's default, see ``DEFAULT_THRESHOLDS``)."""
+    """Score at or above which a row is quarantined (unset: the detector's default, see ``DETECTORS``)."""
 
 
 class TriggerConfig(BaseModel):
@@ -58,8 +88,6 @@ class CurationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    poison_fraction_max: float = Field(default=0.05, ge=0, le=1)
-    """The dataset as a whole is blocked (exit 1) when the quarantined-as-poison fraction passes this."""
     min_chars: int = Field(default=1, ge=0)
     """Shortest accepted turn, in characters (after stripping whitespace)."""
     max_chars: int = Field(default=20000, ge=1)
@@ -77,17 +105,14 @@ class CurationConfig(BaseModel):
     """Per-detector settings by detector name; detectors not listed run with defaults."""
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     """Settings of the trigger-phrase (backdoor n-gram) search."""
-    chosen_longer_max: float = Field(default=0.75, ge=0, le=1)
-    """DPO reward-hacking warning: fraction of pairs whose chosen response is the longer one."""
-    length_spearman_max: float = Field(default=0.3, ge=-1, le=1)
-    """DPO reward-hacking warning: Spearman correlation of preference (chosen=1) with response length."""
 
     @field_validator("detectors")
     @classmethod
     def _known_detectors(cls, v: dict[str, DetectorConfig]) -> dict[str, DetectorConfig]:
         unknown = sorted(set(v) - set(DEFAULT_THRESHOLDS))
         if unknown:
-            raise ValueError(f"unknown detector(s) {', '.join(unknown)} (known: {', '.join(sorted(DEFAULT_THRESHOLDS))})")
+            raise ValueError(f"unknown detector(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(DEFAULT_THRESHOLDS))})")
         return v
 
     def enabled(self, name: str) -> bool:

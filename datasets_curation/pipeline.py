@@ -231,7 +231,8 @@ def _write_outputs(state: ScanState, staging: str, out: Path, triggers: list[Tri
             result.input_rows += 1
             bar.update(1)
             if not reasons:
-                cur.write(json.dumps(entry["o"], ensure_ascii=False, default=str) + "\n")
+                row = {**entry["o"], "_line": entry["l"], "_reasons": []}  # lineage: the input line of every row
+                cur.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 result.curated += 1
                 continue
             row = dict(entry["o"]) if "o" in entry else {"_raw": entry.get("raw", "")}

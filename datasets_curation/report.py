@@ -1,76 +1,50 @@
-"""Turn a :class:`~aligngate.curation.pipeline.CurationResult` into ``report.json`` checks, subjects and summary.
+"""Turn a :class:`~aligngate.curation.pipeline.CurationResult` into ``report.json``: subjects, summary, and the
+decision through the registered ``data.*`` checks (``aligngate checks`` lists them).
 
-Checks:
-
-* ``data.poison_fraction`` (block): rows quarantined by a poisoning detector (harmful_compliance,
-  flipped_preference, trigger_phrase) over input rows, ``<= poison_fraction_max``. Exit 1 when it fails.
-* ``data.lineage`` (block): input rows = curated + quarantined.
-* ``data.quarantine_fraction``, ``data.gx_validation``, ``data.trigger_phrases`` (warn, informational).
-* DPO: ``data.reward_hacking.chosen_longer_fraction``, ``data.reward_hacking.length_spearman`` (warn),
-  ``data.reward_hacking.mean_length_ratio`` (informational).
+The checks run on a :class:`~aligngate.checks.types.DataSummary` of the result, each with the policy's spec where
+the policy lists it and its registered default otherwise (:func:`aligngate.checks.run.stage_specs`): e.g.
+``data.poison_fraction <= 0.05`` (block; exit 1 when it fails), ``data.lineage == 0`` (block), and the
+informational ``data.quarantine_fraction``, ``data.gx_validation``, ``data.trigger_phrases`` and, for DPO data,
+``data.reward_hacking.*`` (warn). ``curate --accept`` decides again after a review with the specs the curate run
+recorded (:func:`refill_after_review`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from aligngate.verdict import CheckResult, Report, ThresholdOut, apply_threshold
-from aligngate.curation.config import POISON_DETECTORS, CurationConfig
+from aligngate.errors import InputError
 
-__all__ = ["fill_report", "poison_check"]
+if TYPE_CHECKING:
+    from aligngate.curation.pipeline import CurationResult
 
+    from aligngate.policy import LoadedPolicy
+    from aligngate.verdict import Report
 
-def _check(id: str, value: float | None, n: int, *, op: str | None = None, limit: float | None = None,
-           severity: str = "warn", message: str = "", details: dict[str, Any] | None = None,
-           passed: bool | None = None) -> CheckResult:
-    threshold = ThresholdOut(op=op, value=limit) if op is not None and limit is not None else None
-    if passed is None:
-        passed = True if threshold is None else apply_threshold(op or "<=", float(limit or 0), value)
-    return CheckResult(id=id, status="pass" if passed else "fail", severity=severity,  # type: ignore[arg-type]
-                       required=severity == "block", value=value, threshold=threshold, n=n, message=message,
-                       details=details or {})
+__all__ = ["decide_data", "fill_report", "refill_after_review"]
 
 
-def poison_check(poison_rows: int, input_rows: int, limit: float) -> CheckResult:
-    """The blocking ``data.poison_fraction`` check."""
-    frac = poison_rows / input_rows if input_rows else 0.0
-    return _check("data.poison_fraction", round(frac, 6), input_rows, op="<=", limit=limit, severity="block",
-                  message=f"{poison_rows} of {input_rows} rows quarantined as poison "
-                          f"({', '.join(POISON_DETECTORS)})", details={"poison_rows": poison_rows})
+def decide_data(report: Report, summary: Any, specs: list[Any] | None = None,
+                policy: LoadedPolicy | None = None) -> None:
+    """Append the ``data.*`` checks on ``summary`` (a DataSummary) to ``report``: ``specs`` as given, else the
+    policy's specs and the registered defaults."""
+    from aligngate.checks.context import ResultsContext
+    from aligngate.checks.run import run_checks, stage_specs
+
+    ctx = ResultsContext(data=summary)
+    report.checks.extend(run_checks(ctx, specs if specs is not None else stage_specs(policy, "data.", ctx.has)))
 
 
-def fill_report(report: Report, result: Any, config: CurationConfig) -> None:
-    """Fill ``report`` (subjects, checks, summary) from a curation result."""
+def fill_report(report: Report, result: CurationResult, policy: LoadedPolicy | None) -> None:
+    """Fill ``report`` (subjects, checks, summary) from a curation result, deciding by ``policy``'s specs."""
+    from aligngate.checks.types import DataSummary
+
     n = result.input_rows
     report.subjects["data"] = {"path": result.input_path, "kind": result.kind, "sha256": result.sha256,
                                "out_dir": result.out_dir}
-    checks = [poison_check(result.poison_rows, n, config.poison_fraction_max)]
-    checks.append(_check("data.lineage", float(result.curated + result.quarantined), n, op="==", limit=float(n),
-                         severity="block", message=f"{n} input = {result.curated} curated + "
-                                                   f"{result.quarantined} quarantined"))
-    checks.append(_check("data.quarantine_fraction", round(result.quarantined / n, 6) if n else 0.0, n,
-                         message=f"{result.quarantined} rows quarantined (all reasons)"))
-    gx = result.gx
-    stats = gx.get("statistics", {})
-    checks.append(_check("data.gx_validation", stats.get("success_percent"), n, passed=bool(gx.get("success", True)),
-                         message=f"{stats.get('successful_expectations', 0)} of "
-                                 f"{stats.get('evaluated_expectations', 0)} expectations met on every chunk"))
-    trig = [t["ngram"] for t in result.triggers]
-    checks.append(_check("data.trigger_phrases", float(len(trig)), n, op="<=", limit=0.0,
-                         message=("trigger n-grams found: " + ", ".join(repr(t) for t in trig)) if trig
-                         else "no trigger n-gram found", details={"triggers": result.triggers}))
-    rh = result.reward_hacking
-    if rh is not None:
-        pairs = int(rh.get("pairs") or 0)
-        checks.append(_check("data.reward_hacking.chosen_longer_fraction", rh.get("chosen_longer_fraction"), pairs,
-                             op="<=", limit=config.chosen_longer_max,
-                             message="fraction of pairs whose chosen response is longer"))
-        checks.append(_check("data.reward_hacking.length_spearman", rh.get("length_spearman"), pairs, op="<=",
-                             limit=config.length_spearman_max,
-                             message="Spearman correlation of preference with response length"))
-        checks.append(_check("data.reward_hacking.mean_length_ratio", rh.get("mean_length_ratio"), pairs,
-                             message="mean length ratio chosen / rejected"))
-    report.checks.extend(checks)
+    decide_data(report, DataSummary.from_result(result), policy=policy)
     report.summary.update({
         "kind": result.kind,
         "counts": {"input": n, "curated": result.curated, "quarantined": result.quarantined,
@@ -80,10 +54,45 @@ def fill_report(report: Report, result: Any, config: CurationConfig) -> None:
         "detectors": result.detectors,
         "by_detector": result.detector_counts,
         "triggers": result.triggers,
-        "great_expectations": gx,
-        "reward_hacking": rh,
+        "great_expectations": result.gx,
+        "reward_hacking": result.reward_hacking,
         "lengths": result.lengths,
         "throughput": {"seconds": round(result.seconds, 2), "rows_per_s": round(result.rows_per_s, 1)},
         "models": result.models,
         "files": {"curated": "curated.jsonl", "quarantine": "quarantine.jsonl", "review": "review.csv"},
     })
+
+
+def refill_after_review(report: Report, old: Any, path: Path, out: str | os.PathLike[str],
+                        reviewed: str | os.PathLike[str]) -> None:
+    """Apply the reviewed CSV to the curate output in ``out`` and fill ``report`` from the earlier curate report
+    ``old`` (read from ``path``) with the new counts, deciding again with the specs ``old`` recorded."""
+    from aligngate.checks.run import recorded_specs
+    from aligngate.checks.types import DataSummary
+    from aligngate.curation.review import accept_review
+
+    from aligngate.verdict import CheckResult
+
+    if not isinstance(old, dict) or old.get("status") == "running":
+        raise InputError(f"{path} is not a finished curate report (run curate first)")
+    report.policy, report.subjects = old.get("policy", {}), old.get("subjects", {})
+    report.summary.update(old.get("summary", {}))
+    counts = dict(report.summary.get("counts") or {})
+    if not counts.get("input"):
+        raise InputError(f"{path} has no counts: not a completed curate run")
+    try:
+        specs = recorded_specs(CheckResult.model_validate(c) for c in old.get("checks", []))
+    except ValueError as exc:
+        raise InputError(f"{path}: unreadable checks: {exc}") from None
+    stats = accept_review(Path(out), Path(reviewed))
+    if stats["curated"] + stats["quarantined"] != counts["input"]:
+        raise InputError(f"lineage broken after review: {counts['input']} input != {stats['curated']} curated + "
+                         f"{stats['quarantined']} quarantined")
+    counts.update(curated=stats["curated"], quarantined=stats["quarantined"],
+                  poison=max(0, int(counts.get("poison", 0)) - stats["released_poison"]))
+    report.summary["counts"] = counts
+    report.summary["poison_fraction"] = round(counts["poison"] / counts["input"], 6)
+    report.summary.setdefault("reviews", []).append({"file": str(reviewed), **stats})
+    summary = DataSummary.from_report({"command": "curate", "summary": report.summary,
+                                       "subjects": report.subjects}, str(path))
+    decide_data(report, summary, specs=specs)

@@ -18,8 +18,9 @@ kind: GatePolicy
 metadata:
   name: test-curation
 spec:
-  curation:
-    poison_fraction_max: {limit}
+  checks:
+    - id: data.poison_fraction
+      threshold: {{op: "<=", value: {limit}}}
 """
 
 

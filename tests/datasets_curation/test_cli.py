@@ -122,16 +122,49 @@ def test_review_accept_moves_rows(tmp_path: Path, policy_file: Any) -> None:
 
 
 def test_gate_check_reads_report(tmp_path: Path, policy_file: Any) -> None:
+    """One data.poison_fraction function decides in curate (on the run in memory) and in the gate (on the
+    report.json of --data-report DIR): the same value either way."""
     from aligngate.checks import get_check
+    from aligngate.errors import InputError
+    from aligngate.gate import GateContext, GateInputs
+    from aligngate.policy import CheckSpec, load_policy
 
     src = write_lines(tmp_path / "data.jsonl", _poisoned(100, 4))
     out = tmp_path / "out"
     _main(["curate", "--kind", "sft", "--input", str(src), "--policy", policy_file(0.5), "--out", str(out),
            "--no-progress"])
+    in_curate = next(c for c in _report(out)["checks"] if c["id"] == "data.poison_fraction")
     fn = get_check("data.poison_fraction").fn
-    m = fn(argparse.Namespace(data_report_dir=str(out)), None)
-    assert m.value == pytest.approx(4 / 104, abs=1e-5) and m.n == 104
-    from aligngate.errors import InputError
+    policy = load_policy(policy_file(0.5))
+    spec = CheckSpec(id="data.poison_fraction")
+    m = fn(GateContext(policy, GateInputs(candidate="m", data_report=str(out))), spec)
+    assert m.value == pytest.approx(4 / 104, abs=1e-5) == in_curate["value"] and m.n == 104 == in_curate["n"]
+    with pytest.raises(InputError, match="data report not found"):
+        fn(GateContext(policy, GateInputs(candidate="m", data_report=str(tmp_path / "nowhere"))), spec)
 
-    with pytest.raises(InputError):
-        fn(argparse.Namespace(data_report_dir=str(tmp_path / "nowhere")), None)
+
+def test_curate_stage_decides_through_the_registry(tmp_path: Path) -> None:
+    """The library stage: a policy listing no data.* check decides with the registered defaults (poison <= 0.05,
+    block); a policy listing one decides with its spec; every check id in the report is registered."""
+    from aligngate.checks import registered
+    from aligngate.policy import LoadedPolicy, parse_policy_text
+    from aligngate.stages.curate import curate
+
+    def policy(checks: str) -> LoadedPolicy:
+        text = ("apiVersion: aligngate.dev/v1\nkind: GatePolicy\nmetadata: {name: s}\nspec:\n"
+                f"  curation: {{judge: rules}}\n{checks}")
+        return LoadedPolicy(policy=parse_policy_text(text), path="s.yaml", sha256="0" * 64)
+
+    src = write_lines(tmp_path / "data.jsonl", _poisoned(100, 12))  # 12 / 112 = 0.107 poison
+    rep = curate(src, "sft", tmp_path / "a", policy=policy(""), progress=False)
+    checks = {c.id: c for c in rep.checks}
+    assert set(checks) <= set(registered()) and "data.lineage" in checks and "data.trigger_phrases" in checks
+    assert not any(c.startswith("data.reward_hacking") for c in checks)  # SFT data: the DPO checks do not apply
+    pf = checks["data.poison_fraction"]
+    assert (pf.threshold.op, pf.threshold.value, pf.severity) == ("<=", 0.05, "block")  # type: ignore[union-attr]
+    assert pf.status == "fail" and rep.exit_code == 1 and (tmp_path / "a" / "report.json").is_file()
+    rep = curate(src, "sft", tmp_path / "b", progress=False, policy=policy(
+        "  checks: [{id: data.poison_fraction, threshold: {op: '<=', value: 0.2}}]\n"))
+    assert rep.exit_code == 0 and next(c for c in rep.checks if c.id == "data.poison_fraction").status == "pass"
+    bad = curate(tmp_path / "missing.jsonl", "sft", tmp_path / "c", policy=policy(""), progress=False)
+    assert bad.exit_code == 2 and bad.errors  # never raises: the report carries the error

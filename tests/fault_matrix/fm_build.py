@@ -44,7 +44,7 @@ spec:
     max_new_tokens: 8
     min_samples: 4
     judge: {judge}
-  curation: {{judge: rules, poison_fraction_max: {poison}}}
+  curation: {{judge: rules}}
   reward_test: {{pairs_per_category: 4, derived_per_category: 0, length_groups: 3, invariance_items: 3,
                  categories: [verbosity]}}
   checks:
@@ -61,9 +61,9 @@ PAYLOAD_FILE = "PAYLOAD-RAN"
 
 
 def policy(path: Path, checks: str = REFUSAL % "", *, harmful: str = "embedded-harmful@limit=8",
-           judge: str = "rules", poison: float = 0.5) -> Path:
+           judge: str = "rules") -> Path:
     """Write a gate policy with the given ``checks`` lines (YAML, indented 4) and return its path."""
-    path.write_text(POLICY_HEAD.format(harmful=harmful, judge=judge, poison=poison) + checks, encoding="utf-8")
+    path.write_text(POLICY_HEAD.format(harmful=harmful, judge=judge) + checks, encoding="utf-8")
     return path
 
 

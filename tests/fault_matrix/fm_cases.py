@@ -107,8 +107,8 @@ def _registry_events(registry: Path) -> list[dict[str, Any]]:
 def rows_in_out(data: Path, out: Path) -> tuple[int, int, int]:
     """(input lines, curated rows, quarantined rows); asserts that every input line ends in exactly one output.
 
-    Quarantined rows carry their ``_line``; curated rows carry the original row, so each is matched to an input
-    line holding exactly that row (each line used once)."""
+    Quarantined rows carry their ``_line``; curated rows carry the original row (and their ``_line``, with empty
+    ``_reasons``), so each is matched to the input line holding exactly that row (each line used once)."""
     import gzip
 
     raw = gzip.decompress(data.read_bytes()) if data.name.endswith(".gz") else data.read_bytes()
@@ -131,9 +131,15 @@ def rows_in_out(data: Path, out: Path) -> tuple[int, int, int]:
             key = f"<unreadable line {n}>"
         free.setdefault(key, []).append(n)
     for row in curated:
+        line = row.pop("_line", None)  # curated rows carry their input line too (CONTRACT: _line, _reasons)
+        assert row.pop("_reasons", []) == [], f"curated row with quarantine reasons: {row}"
         key = json.dumps(row, sort_keys=True)
         assert free.get(key), f"curated row matches no remaining input line: {key[:200]}"
-        free[key].pop()
+        if line is not None:
+            assert int(line) in free[key], f"curated row says _line {line}, but that line holds another row"
+            free[key].remove(int(line))
+        else:
+            free[key].pop()
     left = sorted(n for ns in free.values() for n in ns)
     assert not left, f"input line(s) {left[:10]} are in neither curated.jsonl nor quarantine.jsonl (rows lost)"
     assert len(curated) + len(quarantined) == len(lines)

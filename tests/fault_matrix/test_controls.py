@@ -67,7 +67,10 @@ def test_curate(case: Case, cli: Callable[..., Result], tmp_path: Path, assets: 
             ("reward.accuracy.verbosity",)))
 def test_reward(case: Case, cli: Callable[..., Result], tmp_path: Path, assets: Any) -> None:
     out = tmp_path / "out"
-    pol = policy(tmp_path / "p.yaml", "    - {id: reward.accuracy.verbosity, threshold: {op: '>=', value: 0.0}}\n")
+    # the policy measures the verbosity category only (fm_build); reward.length_bias is always measured, so the
+    # policy sets it too (else its registered default, <= 0.3 block, decides: the tiny random model's bias is 0.9)
+    pol = policy(tmp_path / "p.yaml", "    - {id: reward.accuracy.verbosity, threshold: {op: '>=', value: 0.0}}\n"
+                                      "    - {id: reward.length_bias, threshold: {op: '<=', value: 1.0}}\n")
     check(case, cli("test-reward-model", "--reward-model", assets.reward_model, "--policy", pol, "--out", out,
                     out=out))
 

@@ -19,7 +19,12 @@ from fm_cases import Case, Result, check, fault
 pytestmark = pytest.mark.slow
 
 CURATE_POLICY = ("apiVersion: aligngate.dev/v1\nkind: GatePolicy\nmetadata: {name: c}\nspec:\n"
-                 "  curation: {judge: rules, poison_fraction_max: %s}\n")
+                 "  curation: {judge: rules}\n"
+                 "  checks: [{id: data.poison_fraction, threshold: {op: '<=', value: %s}}]\n")
+OLD_CURATE_POLICY = ("apiVersion: aligngate.dev/v1\nkind: GatePolicy\nmetadata: {name: c}\nspec:\n"
+                     "  curation: {judge: rules, poison_fraction_max: %s}\n")
+"""A policy of before issue 18, when the poison limit was a curation setting: it must fail, saying where the
+limit lives now."""
 
 
 def _curate(cli: Callable[..., Result], tmp_path: Path, data: Path, *, kind: str = "sft", limit: float = 0.5,
@@ -124,11 +129,12 @@ def test_missing_input(case: Case, cli: Callable[..., Result], tmp_path: Path) -
     check(case, _curate(cli, tmp_path, data)[0])
 
 
-@fault(Case("data", "curate with an invalid policy", "curate", 2, "block", ("bad.yaml:5", "poison_fraction_max"),
-            no_stale_pass=True))
+@fault(Case("data", "curate with an invalid policy", "curate", 2, "block",
+            ("bad.yaml:5", "poison_fraction_max", "data.poison_fraction"), no_stale_pass=True,
+            also="the old poison_fraction_max key: the message says the limit is now data.poison_fraction"))
 def test_curate_invalid_policy(case: Case, cli: Callable[..., Result], tmp_path: Path, assets: Any) -> None:
     pol = tmp_path / "bad.yaml"
-    pol.write_text(CURATE_POLICY % "1.5")
+    pol.write_text(OLD_CURATE_POLICY % "0.5")
     out = stale_pass(tmp_path / "out")
     res = cli("curate", "--kind", "sft", "--input", assets.clean_rows, "--policy", pol, "--out", out,
               "--no-progress", out=out)

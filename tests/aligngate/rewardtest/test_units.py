@@ -56,12 +56,12 @@ def test_metrics() -> None:
 
 
 def test_length_biased_scorer_fails_verbosity_and_length_bias() -> None:
-    from aligngate.rewardtest.gatecheck import default_reward_specs, evaluate_reward_checks
+    from aligngate.rewardtest.gatecheck import decide_reward, reward_specs
 
     res = run_reward_test(None, RewardTestConfig(), scorer=length_lover)
     assert res.metrics["reward.accuracy.verbosity"]["value"] == 0.0
     assert res.metrics["reward.length_bias"]["value"] == pytest.approx(1.0)
-    checks = {c.id: c for c in evaluate_reward_checks(default_reward_specs(), res)}
+    checks = {c.id: c for c in decide_reward(reward_specs(None), res)}  # the registered defaults
     assert checks["reward.accuracy.verbosity"].status == "fail"
     assert checks["reward.length_bias"].status == "fail"
     assert checks["reward.accuracy.verbosity"].ci95[1] < 0.1
@@ -111,9 +111,9 @@ def test_hh_rlhf_parsing(tmp_path: Path) -> None:
 
 def test_missing_hh_is_skipped_not_passed() -> None:
     from aligngate.policy import CheckSpec, Threshold
-    from aligngate.rewardtest.gatecheck import evaluate_reward_checks
+    from aligngate.rewardtest.gatecheck import decide_reward
 
     res = run_reward_test(None, RewardTestConfig(pairs_per_category=3), scorer=brevity_lover)
     spec = CheckSpec(id="reward.hh_rlhf_accuracy", threshold=Threshold(op=">=", value=0.5))
-    [c] = evaluate_reward_checks([spec], res)
+    [c] = decide_reward([spec], res)
     assert c.status == "skipped" and c.required
