@@ -1,11 +1,14 @@
-"""Batched greedy generation for evaluation, and next-token log-probs for KL drift.
+"""Batched greedy generation for evaluation, drift and the adapter probe, on either generation path.
 
 Prompts are wrapped in the tokenizer's chat template (one user turn + generation prompt), sorted by length
 so each batch pads little (left padding), generated greedily, and returned in the caller's order. A tokenizer
 without a chat template is an error unless the caller asks for ``prompt_format="raw"`` (the prompt fed as plain
 text): a chat model silently fed raw text measures something else.
 
-Every decode step checks that the model's logits are finite (one ``amax`` reduction per step, read once per
+Two paths share everything but the decode loop (:func:`generate_ids`): ``backend="hf"``, stock transformers
+``generate``, and ``backend="static"``, aligngate's static-KV-cache decoder (:mod:`aligngate.fastgen`;
+``backend="auto"`` picks it on CUDA, see :func:`aligngate.fastgen.api.choose_backend`). Both cut each response at
+the same stop tokens, and both check every decode step's logits (one ``amax`` reduction per step, read once per
 batch): a model with NaN/Inf weights or activations emits garbage tokens that decode to empty text, which a judge
 would read as a refusal. Non-finite logits raise :class:`~aligngate.errors.EvaluationError` naming the model
 and how many prompts were affected. torch is imported inside the functions.
@@ -14,16 +17,19 @@ and how many prompts were affected. torch is imported inside the functions.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aligngate.errors import EvaluationError, InputError
 
-__all__ = ["Completion", "PromptFormat", "encode_prompts", "finite_guard", "generate", "generate_completions",
-           "generate_with_prefill", "guarded_generate", "left_pad", "length_batches", "model_name",
-           "next_token_logprobs", "nonfinite_rows", "pad_token_id", "raise_if_nonfinite", "stop_token_ids"]
+if TYPE_CHECKING:
+    from aligngate.fastgen.api import Backend, Decode
+
+__all__ = ["Completion", "PromptFormat", "encode_prompts", "generate", "generate_completions", "generate_ids",
+           "guarded_generate", "left_pad", "length_batches", "model_name", "nonfinite_rows", "pad_token_id",
+           "raise_if_nonfinite", "stop_token_ids"]
 
 PromptFormat = Literal["chat", "raw"]
 
@@ -155,7 +161,7 @@ def _finite_guard_class() -> type:
     return FiniteLogitsGuard
 
 
-def finite_guard() -> Any:
+def _finite_guard() -> Any:
     """A fresh logits processor for ``model.generate(logits_processor=[guard])``; ``guard.bad`` holds the rows
     (a bool tensor) that met non-finite logits, or None when no step ran."""
     return _finite_guard_class()()
@@ -167,7 +173,7 @@ def guarded_generate(model: Any, ids: Any, mask: Any, *, max_new_tokens: int, st
 
     ``remove_invalid_values`` is forced off so that a generation config cannot hide NaN/Inf before the guard.
     """
-    guard = finite_guard()
+    guard = _finite_guard()
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                          num_beams=1, eos_token_id=list(stops), pad_token_id=pad_id, logits_processor=[guard],
                          remove_invalid_values=False)
@@ -188,36 +194,78 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False)
 
 
-def _greedy(model: Any, tokenizer: Any, encoded: list[list[int]], max_new_tokens: int, batch_size: int,
-            progress: bool, name: str | None) -> list[tuple[str, tuple[int, ...]]]:
-    """Greedy continuations of pre-tokenized prompts, in input order, cut at the first stop token:
-    (decoded text, token ids). Raises :class:`EvaluationError` if any prompt met non-finite logits."""
+BatchFn = Callable[[Any, Any], tuple[list[list[int]], list[bool]]]
+"""One left-padded batch ``(ids, mask)`` -> (new token ids per row, per-row "met non-finite logits")."""
+
+
+def _hf_batches(model: Any, *, max_new_tokens: int, stop_ids: Sequence[int], pad_id: int) -> BatchFn:
+    def run(ids: Any, mask: Any) -> tuple[list[list[int]], list[bool]]:
+        out, bad = guarded_generate(model, ids, mask, max_new_tokens=max_new_tokens, stops=stop_ids, pad_id=pad_id)
+        return [out[row, ids.shape[1]:].tolist() for row in range(ids.shape[0])], bad
+
+    return run
+
+
+def _static_batches(model: Any, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int,
+                    stop_ids: Sequence[int], decode: Decode) -> BatchFn:
+    """The static decoder, its KV cache sized once for the widest prompt and the largest batch of this call."""
+    from aligngate.fastgen.decode import StaticDecoder
+
+    decoder = StaticDecoder(model, max_batch=max(1, min(batch_size, len(encoded))),
+                            max_len=max(len(e) for e in encoded) + max_new_tokens, max_new_tokens=max_new_tokens,
+                            stop_ids=tuple(int(s) for s in stop_ids), exact=decode == "exact")
+    return decoder.generate_batch  # type: ignore[no-any-return]
+
+
+def generate_ids(model: Any, encoded: Sequence[Sequence[int]], *, stop_ids: Sequence[int], pad_id: int,
+                 max_new_tokens: int = 24, batch_size: int = 32, backend: Backend = "hf", decode: Decode = "exact",
+                 progress: bool = False, name: str | None = None) -> list[tuple[int, ...]]:
+    """Greedy continuations of token-id prompts, in input order, each cut before its first stop token.
+
+    Batches are length-sorted and left-padded the same way on both paths. ``backend``: ``hf`` (stock
+    ``generate``), ``static`` (:class:`~aligngate.fastgen.decode.StaticDecoder` with ``decode`` ``exact`` or
+    ``fused``; the model must be a plain, merged causal LM) or ``auto``
+    (:func:`~aligngate.fastgen.api.choose_backend`). Raises :class:`EvaluationError` if any prompt met non-finite
+    logits, naming ``name`` (default: the model's path).
+    """
     import torch
 
-    stops, pad_id, device = stop_token_ids(model, tokenizer), pad_token_id(tokenizer), _model_device(model)
-    stop_set = set(stops)
-    results: list[tuple[str, tuple[int, ...]]] = [("", ())] * len(encoded)
+    from aligngate.fastgen.api import choose_backend
+
+    rows = [list(e) for e in encoded]
+    if not rows:
+        return []
+    label = name or model_name(model)
+    chosen = backend if backend == "hf" else choose_backend(model, backend, name=label)[0]
+    stop_set = {int(s) for s in stop_ids}
+    if chosen == "static":
+        run = _static_batches(model, rows, max_new_tokens=max_new_tokens, batch_size=batch_size, stop_ids=stop_ids,
+                              decode=decode)
+    else:
+        run = _hf_batches(model, max_new_tokens=max_new_tokens, stop_ids=stop_ids, pad_id=pad_id)
+    device = _model_device(model)
+    results: list[tuple[int, ...]] = [()] * len(rows)
     bad = 0
-    with torch.inference_mode(), _progress(len(encoded), "generate", progress) as bar:
-        for idx in length_batches(encoded, batch_size):
-            ids, mask = left_pad([encoded[i] for i in idx], pad_id, device)
-            out, flags = guarded_generate(model, ids, mask, max_new_tokens=max_new_tokens, stops=stops,
-                                          pad_id=pad_id)
+    with torch.inference_mode(), _progress(len(rows), "generate", progress) as bar:
+        for idx in length_batches(rows, batch_size):
+            ids, mask = left_pad([rows[i] for i in idx], pad_id, device)
+            outs, flags = run(ids, mask)
             bad += sum(flags)
-            for row, i in enumerate(idx):
-                new = out[row, ids.shape[1]:].tolist()
+            for i, new in zip(idx, outs, strict=True):
                 cut = next((k for k, t in enumerate(new) if t in stop_set), len(new))
-                results[i] = (tokenizer.decode(new[:cut], skip_special_tokens=True), tuple(new[:cut]))
+                results[i] = tuple(new[:cut])
             bar.update(len(idx))
-    raise_if_nonfinite(name or model_name(model), bad, len(encoded))
+    raise_if_nonfinite(label, bad, len(rows))
     return results
 
 
 def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], prefills: Sequence[str] | None = None,
                          *, max_new_tokens: int = 24, batch_size: int = 32, progress: bool = True,
-                         prompt_format: PromptFormat = "chat", name: str | None = None) -> list[Completion]:
+                         prompt_format: PromptFormat = "chat", name: str | None = None, backend: Backend = "hf",
+                         decode: Decode = "exact") -> list[Completion]:
     """Greedy completions with their generated tokens, in input order; ``prefills[i]`` (if given) forces the
-    start of the response (a prefill probe). ``name`` names the model in errors (default: its path)."""
+    start of the response (a prefill probe). ``name`` names the model in errors (default: its path);
+    ``backend`` / ``decode`` choose the generation path (:func:`generate_ids`)."""
     if prefills is not None and len(prompts) != len(prefills):
         raise ValueError(f"{len(prompts)} prompts but {len(prefills)} prefills")
     if not prompts:
@@ -226,56 +274,22 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], pre
     encoded = [ids + (list(tokenizer(pre, add_special_tokens=False)["input_ids"]) if pre else [])
                for ids, pre in zip(encode_prompts(tokenizer, prompts, prompt_format=prompt_format), pres,
                                    strict=True)]
-    outs = _greedy(model, tokenizer, encoded, max_new_tokens, batch_size, progress, name)
-    return [Completion(text=(pre + text).strip(), continuation=text.strip(), tokens=toks, budget=max_new_tokens)
-            for pre, (text, toks) in zip(pres, outs, strict=True)]
+    rows = generate_ids(model, encoded, stop_ids=stop_token_ids(model, tokenizer), pad_id=pad_token_id(tokenizer),
+                        max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, decode=decode,
+                        progress=progress, name=name)
+    out = []
+    for pre, toks in zip(pres, rows, strict=True):
+        text = tokenizer.decode(list(toks), skip_special_tokens=True)
+        out.append(Completion(text=(pre + text).strip(), continuation=text.strip(), tokens=toks,
+                              budget=max_new_tokens))
+    return out
 
 
 def generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 24,
              batch_size: int = 32, progress: bool = True, prompt_format: PromptFormat = "chat",
-             name: str | None = None) -> list[str]:
+             name: str | None = None, backend: Backend = "hf", decode: Decode = "exact") -> list[str]:
     """Greedy completions for ``prompts`` (chat-templated), in input order, special tokens stripped."""
     return [c.text for c in generate_completions(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
                                                  batch_size=batch_size, progress=progress,
-                                                 prompt_format=prompt_format, name=name)]
-
-
-def generate_with_prefill(model: Any, tokenizer: Any, prompts: Sequence[str], prefills: Sequence[str], *,
-                          max_new_tokens: int = 24, batch_size: int = 32, progress: bool = True,
-                          prompt_format: PromptFormat = "chat", name: str | None = None) -> list[str]:
-    """Greedy completions with the assistant turn forced to start with ``prefills[i]`` (a prefill probe).
-
-    Returns the whole visible response, ``prefill + continuation``, so a judge sees what a user would.
-    An empty prefill behaves like :func:`generate`.
-    """
-    return [c.text for c in generate_completions(model, tokenizer, prompts, prefills, max_new_tokens=max_new_tokens,
-                                                 batch_size=batch_size, progress=progress,
-                                                 prompt_format=prompt_format, name=name)]
-
-
-def next_token_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], *, batch_size: int = 32,
-                        progress: bool = False, prompt_format: PromptFormat = "chat", name: str | None = None) -> Any:
-    """Log-softmax of the next-token distribution at the generation position: float32 tensor [n, vocab].
-
-    Raises :class:`EvaluationError` when any prompt's logits are not finite.
-    """
-    import torch
-
-    encoded = encode_prompts(tokenizer, prompts, prompt_format=prompt_format)
-    pad_id, device = pad_token_id(tokenizer), _model_device(model)
-    rows: dict[int, Any] = {}
-    bad = 0
-    with torch.inference_mode(), _progress(len(prompts), "logprobs", progress) as bar:
-        for idx in length_batches(encoded, batch_size):
-            ids, mask = left_pad([encoded[i] for i in idx], pad_id, device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
-            bad += int(nonfinite_rows(logits).sum())
-            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
-            for row, i in enumerate(idx):
-                rows[i] = logp[row]
-            bar.update(len(idx))
-    raise_if_nonfinite(name or model_name(model), bad, len(prompts))
-    if not rows:
-        return torch.empty((0, 0))
-    return torch.stack([rows[i] for i in range(len(prompts))])
+                                                 prompt_format=prompt_format, name=name, backend=backend,
+                                                 decode=decode)]

@@ -41,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))  # judge_training
 
 from bench.machine import RssSampler, cpu_seconds, reference_rate  # noqa: E402
 
@@ -394,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         results["sft"] = {"by_label": score(rows, tmp / "out-sft"), "by_kind": score(rows, tmp / "out-sft", "_kind"),
                           "rows_per_s": round(res.rows_per_s, 1), "triggers": res.triggers}
     if "sft_heldout" in only:
-        from aligngate.judge.data import XSTEST_MODELS
+        from judge_training.data import XSTEST_MODELS
 
         results["sft_heldout"] = {}
         for model in XSTEST_MODELS:

@@ -1,11 +1,13 @@
 """GPU benchmark: stock libraries vs aligngate's fast paths, side by side in one process.
 
-Generation (eval): HF ``generate`` with the peft adapter attached and merged (batch 64) vs
-:func:`aligngate.fastgen.generate_ids_fast` (merged adapter, static KV cache, CUDA-graphed decode steps) on
+Generation (eval): HF ``generate`` with the peft adapter attached and merged (batch 64) vs the static decoder
+(:func:`aligngate.generation.generate_ids` with ``backend="static"``: merged adapter, static KV cache, CUDA-graphed
+decode steps; ``bench/gpu_gen.py``) on
 random-init Llama-3.2-1B / Llama-3.1-8B shapes (bf16, vocab 128256), 1,000 random-token prompts of 32..128
 tokens, 128 new tokens; greedy identity against the stock path on a sample; time-to-verdict.
 Training: TRL SFT / DPO with peft LoRA, stock configurations vs
-:func:`aligngate.training.autoconfig.fast_training_kwargs`: tokens/s, peak memory, loss after N steps.
+:func:`aligngate.training.autoconfig.fast_training_kwargs` (``bench/gpu_train.py``): tokens/s, peak memory, loss
+after N steps.
 
     python bench/gpu.py                      # 1b and 8b, generation and training, on CUDA
     python bench/gpu.py --shapes 1b --sections gen
@@ -128,7 +130,7 @@ def _section(md: list[str], title: str, fn: Any) -> int:
 
 
 def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
-    from aligngate.fastgen.bench_gen import run_gen_bench
+    from bench.gpu_gen import run_gen_bench
 
     if args.smoke:
         b = run_gen_bench("tiny", root, device=device, n_prompts=8, new_tokens=6, budget=4, sample=4,
@@ -143,7 +145,7 @@ def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
 
 def _train(args: argparse.Namespace, shape: str, method: str, root: Path,
            device: str) -> tuple[dict[str, Any], list[str]]:
-    from aligngate.fastgen.bench_train import run_train_bench
+    from bench.gpu_train import run_train_bench
 
     steps = 3 if args.smoke else args.train_steps
     return run_train_bench(shape, method, root, device=device, steps=steps, smoke=args.smoke)

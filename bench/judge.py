@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # judge_training
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -40,8 +41,9 @@ def _binary(judgements: list[Any], labels: list[str]) -> tuple[float, float]:
 def speed(root: Path, out: dict[str, Any]) -> None:
     """Throughput of minilm (warm model, cold cache) and rules on all XSTest completions."""
     import torch
+    from judge_training import data
 
-    from aligngate.judge import data, get_judge
+    from aligngate.judge import get_judge
     from aligngate.judge.encoder import get_encoder
 
     rows = [r for m in data.XSTEST_MODELS for r in data.xstest_rows(m, root)]
@@ -74,7 +76,9 @@ def speed(root: Path, out: dict[str, Any]) -> None:
 
 def xstest(root: Path, out: dict[str, Any]) -> None:
     """Leave-one-model-out agreement with the shipped fold heads, plus the rules baseline."""
-    from aligngate.judge import data, get_judge
+    from judge_training import data
+
+    from aligngate.judge import get_judge
     from aligngate.judge.head import Head
     from aligngate.judge.minilm import WEIGHTS_DIR, MiniLMJudge
 
@@ -104,7 +108,9 @@ def xstest(root: Path, out: dict[str, Any]) -> None:
 
 def jbb(root: Path, out: dict[str, Any]) -> None:
     """JailbreakBench classifier_comparison: agreement with human_majority."""
-    from aligngate.judge import data, get_judge
+    from judge_training import data
+
+    from aligngate.judge import get_judge
 
     rows = data.jbb_comparison_rows(root)
     human = [r["jailbroken"] for r in rows]
@@ -123,7 +129,9 @@ def jbb(root: Path, out: dict[str, Any]) -> None:
 
 def embedded(out: dict[str, Any]) -> None:
     """Judge and harm classifier on the embedded held-out suites."""
-    from aligngate.judge import data, get_judge
+    from judge_training import data
+
+    from aligngate.judge import get_judge
     from aligngate.judge.harm import HarmClassifier
 
     rows = data.embedded_eval_rows()
@@ -145,7 +153,7 @@ def embedded(out: dict[str, Any]) -> None:
 
 def main() -> int:
     """Run the selected sections."""
-    from aligngate.judge.data import data_root
+    from judge_training.data import data_root
 
     ap = argparse.ArgumentParser(description="refusal judge benchmark")
     ap.add_argument("--data", type=Path, default=None)

@@ -23,11 +23,11 @@ def reference_rate(texts: list[str], n: int = 2048) -> float:
     Curation's rows/s over this rate compares runs on machines of different speed (2-core hosts here have
     differed by 1.5x in CPU time per row for the same commit)."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
     from aligngate.judge.encoder import model_path
+    from aligngate.modelio import load_encoder
 
-    tok, model = AutoTokenizer.from_pretrained(model_path()), AutoModel.from_pretrained(model_path()).eval()
+    model, tok = load_encoder(model_path(), device="cpu")
     sample = texts[:n]
     t0 = time.perf_counter()
     with torch.inference_mode():

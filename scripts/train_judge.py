@@ -30,6 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))  # judge_training
 
 
 def _encoder_desc(enc: Any) -> str:
@@ -42,7 +43,8 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any], harm
     """``harm``: (head, encoder) whose P(harmful prompt) the judge reads (the shipped harm head); ``harm_unseen``:
     the same trained without any XSTest prompt, for the leave-one-model-out row on prompts it never saw."""
 
-    from aligngate.judge import data, training
+    from judge_training import data, training
+
     from aligngate.judge.calibration import metrics
     from aligngate.judge.features import DEFAULT_FEATURES, response_features, with_prompt_harm
     from aligngate.judge.harm import score_prompts
@@ -119,8 +121,8 @@ def _judge_part(args: argparse.Namespace, enc: Any, report: dict[str, Any], harm
 def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> tuple[Any, Any]:
     """The harm head (fit on every row) and its leave-XSTest-out twin (no XSTest prompt), with the report."""
     import numpy as np
+    from judge_training import data, training
 
-    from aligngate.judge import data, training
     from aligngate.judge.harm import DEFAULT_PROMPT_TOKENS, prompt_features
 
     rows = training.harm_rows(args.data)
@@ -197,7 +199,8 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> tu
 
 def main(argv: list[str] | None = None) -> int:
     """Train both heads, print the held-out numbers, write weights (unless ``--no-write``)."""
-    from aligngate.judge.data import data_root
+    from judge_training.data import data_root
+
     from aligngate.judge.minilm import WEIGHTS_DIR
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

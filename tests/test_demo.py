@@ -14,9 +14,16 @@ def test_demo_end_to_end(tmp_path: Path, embedded_model: Path, capsys: pytest.Ca
     from aligngate.cli import main
 
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "baseline" in printed and "candidate A: PASS" in printed and "candidate B: BLOCK" in printed
+    assert main(["demo", "--out", str(out), "--output", "json"]) == 0
+    printed = capsys.readouterr()
+    summary = json.loads(printed.out)  # --output json: JSON alone on stdout, the table on stderr
+    assert summary["ok"] is True and summary["promoted"] == ["candidate-A"]
+    assert {n: (c["verdict"], c["exit_code"]) for n, c in summary["candidates"].items()} == {
+        "A": ("pass", 0), "B": ("block", 1)}
+    assert summary["reward_test"]["report"] == f"{out / 'reward-test'}/report.json"
+    table = printed.err
+    assert "baseline" in table and "candidate A: PASS" in table and "candidate B: BLOCK" in table
+    assert "pass (0 block" in table  # the adapter audit column, from the findings of the adapter.audit check
     a = json.loads((out / "gate" / "A" / "report.json").read_text())
     b = json.loads((out / "gate" / "B" / "report.json").read_text())
     assert (a["verdict"], a["exit_code"], b["verdict"], b["exit_code"]) == ("pass", 0, "block", 1)

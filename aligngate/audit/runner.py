@@ -253,27 +253,20 @@ def _read_config(root: Path, entries: list[FileEntry], f: list[Finding]) -> dict
     return None
 
 
-def fill_report(report: Any, result: AuditResult) -> None:
-    """Put an audit into a :class:`~aligngate.verdict.Report`: one ``adapter.audit`` summary check, then one
-    CheckResult per finding (unsafe → status ``error``, block → ``fail``/block, warn → ``fail``/warn)."""
-    from aligngate.verdict import CheckResult
+def fill_report(report: Any, result: AuditResult, spec: Any = None) -> None:
+    """Put an audit into a :class:`~aligngate.verdict.Report`: the one registered ``adapter.audit`` check, decided
+    by ``spec`` (a policy :class:`~aligngate.policy.CheckSpec`; None: the registered default), with every finding
+    in its ``details.findings``; subjects and summary (file hashes, config info, module statistics). An adapter
+    unsafe to open is also a top-level error (exit 2)."""
+    from aligngate.checks import get_check
+    from aligngate.checks.context import ResultsContext
+    from aligngate.checks.run import run_check
 
-    n_block, n_unsafe = len(result.blocking), len(result.unsafe)
-    status = "error" if n_unsafe else "fail" if n_block else "pass"
     report.subjects["adapter"] = {"path": result.path, "sha256": dict(result.sha256)}
-    report.checks.append(CheckResult(
-        id="adapter.audit", status=status, severity="block", value=float(n_block + n_unsafe),
-        message=(f"{n_unsafe} unsafe-to-open, {n_block} blocking, "
-                 f"{sum(f.severity == 'warn' for f in result.findings)} warning finding(s)"),
-        details={"exit_code": result.exit_code}))
-    for f in result.findings:
-        report.checks.append(CheckResult(
-            id=f.id, status="error" if f.severity == "unsafe" else "fail",
-            severity="warn" if f.severity == "warn" else "block", message=f"[{f.file}] {f.explanation}",
-            details={"file": f.file, "explanation": f.explanation, "severity": f.severity, **f.details}))
-    if n_unsafe:
+    report.checks.append(run_check(ResultsContext(audit=result), spec or get_check("adapter.audit").default_spec()))
+    if result.unsafe:
         report.errors.append(f"adapter {result.path} is unsafe to open: "
                              + "; ".join(f"{f.id} ({f.file})" for f in result.unsafe[:5]))
     report.summary = {"adapter": result.path, "exit_code": result.exit_code,
-                      "findings": [f.to_dict() for f in result.findings], "sha256": dict(result.sha256),
-                      "info": result.info, "module_stats": result.stats}
+                      "counts": {s: sum(f.severity == s for f in result.findings) for s in ("unsafe", "block", "warn")},
+                      "sha256": dict(result.sha256), "info": result.info, "module_stats": result.stats}

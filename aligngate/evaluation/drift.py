@@ -4,11 +4,15 @@
   the exact McNemar p-value, and the list of flipped prompts (refused before, complies now, and reverse).
   A ``no_output`` record counts against its model as in the suite metrics
   (:func:`~aligngate.evaluation.runner.counts_as_refused`): not refused on must-refuse prompts, not answered
-  (counted with the refusals) on must-answer prompts.
+  (counted with the refusals) on must-answer prompts. The records are the evaluation's own
+  (:class:`~aligngate.evaluation.records.SampleRecord`), so behaviour drift is generated on the same path as the
+  evaluation (``spec.evaluation.backend``).
 * Distribution: mean per-token KL(baseline ‖ candidate) and Jensen-Shannon divergence of the next-token
   distributions along the baseline's own greedy continuation of a fixed prompt set (teacher forced), so
   both models are compared on exactly the same token positions. Non-finite logits of either model, or a
-  non-finite divergence, raise :class:`~aligngate.errors.EvaluationError`.
+  non-finite divergence, raise :class:`~aligngate.errors.EvaluationError`. KL reads logits, so it always runs
+  on the model's own forward (stock ``generate`` for the baseline's continuations, teacher-forced forwards for
+  the log-probs), whatever the generation backend.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from aligngate.errors import EvaluationError
+from aligngate.evaluation.records import SampleRecord
 from aligngate.evaluation.runner import EvalResult, counts_as_refused
 
 __all__ = ["distribution_drift", "paired_refusal_drift"]
 
 
-def _refused(rec: dict[str, Any], suite: str) -> bool:
+def _refused(rec: SampleRecord, suite: str) -> bool:
     if rec.get("expect") not in ("refuse", "comply"):
         raise EvaluationError(f"drift: record '{rec.get('id')}' of suite '{suite}' has no expect (refuse/comply)")
     return counts_as_refused(rec["label"], rec["expect"])
@@ -37,8 +42,8 @@ def paired_refusal_drift(baseline: EvalResult, candidate: EvalResult, suite: str
     """
     from aligngate.stats import mcnemar, paired_bootstrap_delta, require_finite
 
-    base = {r["id"]: r for r in baseline.by_suite(suite)}
-    cand = {r["id"]: r for r in candidate.by_suite(suite)}
+    base: dict[str, SampleRecord] = {r["id"]: r for r in baseline.by_suite(suite)}
+    cand: dict[str, SampleRecord] = {r["id"]: r for r in candidate.by_suite(suite)}
     ids = [i for i in base if i in cand]
     if not ids:
         raise EvaluationError(f"drift: suite '{suite}' has no prompts in common between baseline and candidate")

@@ -1,7 +1,10 @@
 """Run suites on a model: generate, judge, and compute per-suite metrics.
 
-One model load per call; the judge is loaded once. Per-prompt records carry ``prompt``, ``response``,
-``label``, ``score``, ``suite`` and ``id`` so that candidate and baseline can be paired item by item.
+One model load per call; the judge is loaded once. Each prompt gives one typed
+:class:`~aligngate.evaluation.records.SampleRecord` (``suite``, ``id``, ``prompt``, ``response``, ``label``,
+``score`` ...), so that candidate and baseline can be paired item by item. Generation goes through the backend the
+policy chooses (``spec.evaluation.backend``: ``auto`` = the static-KV-cache decoder of :mod:`aligngate.fastgen`
+on CUDA, stock ``generate`` on CPU; see :func:`aligngate.generation.generate_completions`).
 
 A model that outputs nothing never counts as refusing. A response whose own text (after any prefill) is
 *no output* (see :func:`no_output_reason`) gets ``label: "no_output"`` and ``score: 0.0`` without asking the
@@ -18,10 +21,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aligngate.errors import EvaluationError
+from aligngate.evaluation.records import Label, NoOutputReason, SampleRecord
 from aligngate.evaluation.suites import Suite
+
+if TYPE_CHECKING:
+    from aligngate.fastgen.api import Backend, Decode
 
 __all__ = ["LABELS", "NO_OUTPUT", "REFUSED_LABELS", "REPEAT_MIN_TOKENS", "EvalResult", "SuiteMetrics",
            "counts_as_refused", "evaluate_model", "judge_completions", "no_output_reason", "suite_metrics"]
@@ -36,7 +43,7 @@ REPEAT_MIN_TOKENS = 8
 """A single token repeated is degenerate only when it fills a decode budget of at least this many tokens."""
 
 
-def no_output_reason(text: str, tokens: Sequence[int] = (), budget: int = 0) -> str | None:
+def no_output_reason(text: str, tokens: Sequence[int] = (), budget: int = 0) -> NoOutputReason | None:
     """Why the model's own response text (after any prefill) is no output, or None when it is output.
 
     Narrowly:
@@ -108,24 +115,27 @@ class EvalResult:
 
     model: str
     adapter: str | None
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[SampleRecord] = field(default_factory=list)
     metrics: dict[str, SuiteMetrics] = field(default_factory=dict)
     judge: str = ""
     seconds: float = 0.0
+    generation: dict[str, str] = field(default_factory=dict)
+    """How the responses were generated: ``backend`` (``hf`` or ``static``), why, and for ``static`` the
+    ``decode`` mode."""
 
-    def by_suite(self, suite: str) -> list[dict[str, Any]]:
+    def by_suite(self, suite: str) -> list[SampleRecord]:
         """Records of one suite, in suite order."""
         return [r for r in self.records if r["suite"] == suite]
 
 
-def suite_metrics(suite: Suite, records: list[dict[str, Any]], judge_error: float = 0.0) -> SuiteMetrics:
+def suite_metrics(suite: Suite, records: Sequence[SampleRecord], judge_error: float = 0.0) -> SuiteMetrics:
     """Headline rate (see :func:`counts_as_refused`) with its interval for one suite's records."""
     from aligngate.stats import widen, wilson_ci
 
     n = len(records)
     if n == 0:
         raise EvaluationError(f"suite '{suite.name}' has no records: its rate is undefined")
-    labels = Counter(r["label"] for r in records)
+    labels: Counter[str] = Counter(r["label"] for r in records)
     k = sum(counts_as_refused(r["label"], suite.expect) for r in records)
     ci = widen(wilson_ci(k, n), judge_error) if judge_error else wilson_ci(k, n)
     chars = sum(len(r["response"]) for r in records) / n
@@ -133,7 +143,7 @@ def suite_metrics(suite: Suite, records: list[dict[str, Any]], judge_error: floa
                         labels={lab: labels.get(lab, 0) for lab in LABELS}, mean_response_chars=chars)
 
 
-def _check_measured(suite: Suite, records: list[dict[str, Any]], model: str) -> None:
+def _check_measured(suite: Suite, records: Sequence[SampleRecord], model: str) -> None:
     """Raise when more than half of a suite's responses are no output: it measured nothing."""
     empty = [r for r in records if r["label"] == NO_OUTPUT]
     if 2 * len(empty) <= len(records):
@@ -173,13 +183,14 @@ def judge_completions(suites: list[Suite], completions: Sequence[Any], judge: An
     result = EvalResult(model=model, adapter=adapter, judge=getattr(judge, "name", ""))
     i = 0
     for s in suites:
-        recs = []
+        recs: list[SampleRecord] = []
         for it in s.items:
             j = judged.get(i)
-            recs.append({"suite": s.name, "id": it.id, "category": it.category, "expect": s.expect,
-                         "prompt": it.prompt, "prefill": it.prefill, "response": completions[i].text,
-                         "label": j.label if j else NO_OUTPUT, "score": round(float(j.score), 6) if j else 0.0,
-                         "no_output": reasons[i]})
+            label: Label = j.label if j else "no_output"
+            recs.append(SampleRecord(suite=s.name, id=it.id, category=it.category, expect=s.expect,
+                                     prompt=it.prompt, prefill=it.prefill, response=completions[i].text,
+                                     label=label, score=round(float(j.score), 6) if j else 0.0,
+                                     no_output=reasons[i]))
             i += 1
         _check_measured(s, recs, name)
         result.records.extend(recs)
@@ -190,27 +201,34 @@ def judge_completions(suites: list[Suite], completions: Sequence[Any], judge: An
 def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Path | None = None,
                    judge: Any = None, judge_name: str = "minilm", max_new_tokens: int = 24,
                    batch_size: int = 32, judge_error: float = 0.0, progress: bool = True,
-                   device: str | None = None, prompt_format: str = "chat") -> EvalResult:
+                   device: str | None = None, prompt_format: str = "chat", backend: Backend = "auto",
+                   decode: Decode = "exact") -> EvalResult:
     """Generate on every suite with one model load, judge every response that is output, return records and
     metrics (:func:`judge_completions`). ``prompt_format``: ``chat`` (the tokenizer's chat template; an error
-    without one) or ``raw`` (plain text).
+    without one) or ``raw`` (plain text). ``backend`` / ``decode``: the generation path
+    (:func:`aligngate.fastgen.api.choose_backend`); the one used is recorded in ``result.generation``.
 
-    Raises :class:`EvaluationError` when the model's logits are not finite, or when a suite is mostly no output.
+    Raises :class:`EvaluationError` when the model's logits are not finite, or when a suite is mostly no output;
+    :class:`~aligngate.errors.InputError` when ``backend="static"`` cannot run this model.
     """
+    from aligngate.fastgen.api import choose_backend
     from aligngate.generation import generate_completions
     from aligngate.judge import get_judge
     from aligngate.modelio import load_causal_lm
 
     t0 = time.perf_counter()
     adapter_s = str(adapter) if adapter else None
+    name = f"{model} with adapter {adapter}" if adapter else str(model)
     lm, tok = load_causal_lm(str(model), adapter=adapter_s, merge=True, device=device)
+    chosen, why = choose_backend(lm, backend, name=name)
     jd = judge or get_judge(judge_name)
     prompts = [it.prompt for s in suites for it in s.items]
     prefills = [it.prefill for s in suites for it in s.items]
     done = generate_completions(lm, tok, prompts, prefills if any(prefills) else None,
                                 max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress,
                                 prompt_format=prompt_format,  # type: ignore[arg-type]
-                                name=f"{model} with adapter {adapter}" if adapter else str(model))
+                                name=name, backend=chosen, decode=decode)
     result = judge_completions(suites, done, jd, model=str(model), adapter=adapter_s, judge_error=judge_error)
+    result.generation = {"backend": chosen, "reason": why, **({"decode": decode} if chosen == "static" else {})}
     result.seconds = time.perf_counter() - t0
     return result

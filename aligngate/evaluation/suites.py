@@ -16,6 +16,7 @@ alignment is often only a few tokens deep); ``@limit=N`` keeps the first N promp
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -83,10 +84,10 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _col(row: dict[str, str], *names: str) -> str:
+def _col(row: Mapping[str, object], *names: str) -> str:
     for n in names:
         if row.get(n):
-            return row[n]
+            return str(row[n])
     return ""
 
 
@@ -100,19 +101,19 @@ def _standard(fmt: str, path: Path) -> tuple[Expect, list[SuiteItem]]:
     }
     if fmt not in spec and fmt not in ("xstest", "xstest-unsafe"):
         raise InputError(f"unknown suite format '{fmt}' (known: xstest, xstest-unsafe, {', '.join(spec)})")
-    rows = _read_csv(path) if path.suffix == ".csv" else _read_jsonl(path)  # type: ignore[arg-type]
+    rows: Sequence[Mapping[str, object]] = _read_csv(path) if path.suffix == ".csv" else _read_jsonl(path)
     items: list[SuiteItem] = []
     if fmt in ("xstest", "xstest-unsafe"):
         want = "safe" if fmt == "xstest" else "unsafe"
-        for r in rows:
-            if r.get("label") == want:
-                items.append(SuiteItem(str(r.get("id")), str(r["prompt"]), str(r.get("type", ""))))
+        for row in rows:
+            if row.get("label") == want:
+                items.append(SuiteItem(str(row.get("id")), str(row["prompt"]), str(row.get("type", ""))))
         return ("comply" if fmt == "xstest" else "refuse"), items
     pcols, ccols = spec[fmt]
     for i, r in enumerate(rows):
-        prompt = _col(r, *pcols)  # type: ignore[arg-type]
+        prompt = _col(r, *pcols)
         if prompt:
-            items.append(SuiteItem(str(r.get("id") or i), prompt, _col(r, *ccols)))  # type: ignore[arg-type]
+            items.append(SuiteItem(str(r.get("id") or i), prompt, _col(r, *ccols)))
     return ("comply" if fmt == "or-bench" else "refuse"), items
 
 

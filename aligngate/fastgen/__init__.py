@@ -1,15 +1,13 @@
-"""Fast evaluation generation: merged adapter, static KV cache, CUDA-graphed greedy decoding.
+"""Fast evaluation generation: aligngate's static-KV-cache greedy decoder and the choice of generation path.
 
-``generate_fast(model, tokenizer, prompts, *, max_new_tokens, batch_size)`` has the contract of
-:func:`aligngate.generation.generate` and falls back to it on CPU and for unsupported architectures.
-``budget_check`` compares judged labels at the policy's token budget vs a longer one. Nothing heavy is
-imported here; torch and transformers load when a function runs.
+:func:`~aligngate.fastgen.api.choose_backend` resolves ``spec.evaluation.backend`` (``auto`` | ``hf`` | ``static``)
+for a loaded model; :class:`~aligngate.fastgen.decode.StaticDecoder` is the decoder
+:func:`aligngate.generation.generate_ids` runs for ``static``. Nothing heavy is imported here; torch and
+transformers load when a function runs.
 """
 
 from __future__ import annotations
 
-from aligngate.fastgen.api import choose_backend, generate_fast, generate_ids_fast, generate_ids_stock, merge_adapter
-from aligngate.fastgen.budget import BudgetReport, budget_check
+from aligngate.fastgen.api import Backend, Decode, Resolved, choose_backend
 
-__all__ = ["BudgetReport", "budget_check", "choose_backend", "generate_fast", "generate_ids_fast",
-           "generate_ids_stock", "merge_adapter"]
+__all__ = ["Backend", "Decode", "Resolved", "choose_backend"]

@@ -21,9 +21,14 @@ Only attention + cache are ours, in two modes:
   with its unused tail masked (query heads grouped per key/value head): ~3-7x faster than ``exact``, but SDPA's
   kernels round differently over the longer key range (logits within ~0.1 of stock; near-ties flip).
 
+Every step's logits -- prefill and decode -- are checked for NaN/Inf on device (one ``amax`` per step, as the stock
+path's logits processor does, :func:`aligngate.generation.nonfinite_rows`); the per-row flags are read once per
+batch, so a corrupt model is reported, never judged on the garbage it decodes.
+
 Supported: decoder-only models whose layers hold ``self_attn.{q,k,v,o}_proj``, ``input_layernorm``,
-``post_attention_layernorm`` and ``mlp`` (llama, mistral and qwen2 without sliding windows); see
-:func:`supports_static_decode`. torch is imported inside the functions.
+``post_attention_layernorm`` and ``mlp`` (llama, mistral and qwen2 without sliding windows) whose generation config
+asks for no logits processor that changes greedy picks; see :func:`supports_static_decode`. torch is imported
+inside the functions.
 """
 
 from __future__ import annotations
@@ -36,8 +41,27 @@ __all__ = ["StaticDecoder", "supports_static_decode"]
 _SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
 
 
+_GREEDY_PROCESSORS = {
+    "repetition_penalty": lambda v: v is not None and v != 1.0,
+    "encoder_repetition_penalty": lambda v: v is not None and v != 1.0,
+    "no_repeat_ngram_size": lambda v: bool(v),
+    "bad_words_ids": lambda v: bool(v),
+    "suppress_tokens": lambda v: bool(v),
+    "begin_suppress_tokens": lambda v: bool(v),
+    "sequence_bias": lambda v: bool(v),
+    "min_length": lambda v: bool(v),
+    "min_new_tokens": lambda v: bool(v),
+    "forced_bos_token_id": lambda v: v is not None,
+    "forced_eos_token_id": lambda v: v is not None,
+    "exponential_decay_length_penalty": lambda v: v is not None,
+}
+"""Generation-config settings with which stock greedy ``generate`` applies a logits processor that can change the
+picked token; the static decoder applies none, so a model whose ``generation_config`` sets one stays on stock."""
+
+
 def supports_static_decode(model: Any) -> tuple[bool, str]:
-    """``(True, "")`` when :class:`StaticDecoder` can run ``model``, else ``(False, reason)``."""
+    """``(True, "")`` when :class:`StaticDecoder` can run ``model`` with the stock path's greedy picks, else
+    ``(False, reason)``."""
     cfg = getattr(model, "config", None)
     mtype = getattr(cfg, "model_type", None)
     if mtype not in _SUPPORTED_TYPES:
@@ -50,10 +74,16 @@ def supports_static_decode(model: Any) -> tuple[bool, str]:
         return False, "not a plain *ForCausalLM (peft adapter not merged?)"
     attn = layers[0].self_attn
     for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-        if type(getattr(attn, name, None)).__name__ != "Linear":
+        mod = getattr(attn, name, None)
+        if type(mod).__name__ != "Linear" or hasattr(mod, "base_layer"):
             return False, f"self_attn.{name} is not a plain Linear (unmerged adapter or quantised)"
     if hasattr(attn, "q_norm"):
         return False, "q/k norms are not supported"
+    gen = getattr(model, "generation_config", None)
+    for key, active in _GREEDY_PROCESSORS.items():
+        value = getattr(gen, key, None)
+        if active(value):
+            return False, f"generation_config sets {key}={value!r} (a logits processor the static decoder lacks)"
     return True, ""
 
 
@@ -68,6 +98,7 @@ class _Graph:
     step: Any         # [1] long: the output column its successor is written to
     valid: Any        # [B, L] bool: keys each row may attend to
     done: Any         # [B] bool: row has produced a stop token
+    bad: Any          # [B] bool: row has met non-finite logits (NaN, +Inf, or no finite entry)
     out: Any          # [B, N] long: generated tokens
     bufs: dict[str, Any] = field(default_factory=dict)  # piecewise mode: tensors passed between segments
     segments: list[Any] = field(default_factory=list)    # piecewise mode: one graph per segment
@@ -143,15 +174,9 @@ class StaticDecoder:
         return self.model.lm_head(self.model.model.norm(h)[:, -1:, :])[:, -1, :].float()
 
     # ---- prefill ----------------------------------------------------------------------------------------
-    def prefill(self, ids: Any, mask: Any) -> Any:
-        """Run the left-padded prompts ``ids`` [B, W] (``mask`` 1 = real) through the model, fill the cache
-        columns ``0..W-1`` and return the first greedy token [B]."""
-        import torch
-
-        return torch.argmax(self.prefill_logits(ids, mask), dim=-1)
-
     def prefill_logits(self, ids: Any, mask: Any) -> Any:
-        """:meth:`prefill`, returning the float32 logits [B, V] of the last position instead of the token."""
+        """Run the left-padded prompts ``ids`` [B, W] (``mask`` 1 = real) through the model, fill the cache
+        columns ``0..W-1`` and return the float32 logits [B, V] of the last position."""
         import torch
         import torch.nn.functional as F
 
@@ -197,10 +222,14 @@ class StaticDecoder:
         return h + layer.mlp(layer.post_attention_layernorm(h))
 
     def _finish(self, h: Any, g: _Graph) -> None:
-        """LM head, greedy pick and the step's bookkeeping, all on device."""
+        """LM head, non-finite check, greedy pick and the step's bookkeeping, all on device."""
         import torch
 
-        nxt = torch.argmax(self._logits_last(h), dim=-1)
+        from aligngate.generation import nonfinite_rows
+
+        logits = self._logits_last(h)
+        g.bad.logical_or_(nonfinite_rows(logits))
+        nxt = torch.argmax(logits, dim=-1)
         b = nxt.shape[0]
         g.out.index_copy_(1, g.step, nxt.view(b, 1))
         g.done.logical_or_((nxt[:, None] == self.stop_t[None, :]).any(-1))
@@ -237,16 +266,6 @@ class StaticDecoder:
         qg = q.reshape(b, self.n_kv, self.n_rep, self.head_dim)  # query heads grouped per kv head
         o = F.scaled_dot_product_attention(qg, kc, vc, attn_mask=g.valid.view(b, 1, 1, length), scale=self.scaling)
         return o.reshape(b, 1, -1)
-
-    def step_logits(self, g: _Graph, cur: int | None = None) -> Any:
-        """Eager decode step (no bookkeeping): the current token's next-token float32 logits. ``cur`` (the
-        number of keys including this token) selects the exact attention; None the fused one."""
-        h, cos, sin = self._embed(g)
-        for i in range(len(self.layers)):
-            q = self._pre_attn(i, h, cos, sin, g)
-            o = self._attn_fused(i, q, g) if cur is None else self._attn_exact(i, q, g, cur)
-            h = self._post_attn(i, h, o)
-        return self._logits_last(h)
 
     def _step_fused(self, g: _Graph) -> None:
         h, cos, sin = self._embed(g)
@@ -294,7 +313,7 @@ class StaticDecoder:
                 "cos": z(b, 1, self.head_dim), "sin": z(b, 1, self.head_dim)}
         return _Graph(graph=None, tok=z(b, dtype=lng), pos=z(b, dtype=lng), slot=z(1, dtype=lng),
                       step=z(1, dtype=lng), valid=z(b, length, dtype=torch.bool), done=z(b, dtype=torch.bool),
-                      out=z(b, self.max_new_tokens + 1, dtype=lng), bufs=bufs)
+                      bad=z(b, dtype=torch.bool), out=z(b, self.max_new_tokens + 1, dtype=lng), bufs=bufs)
 
     def _state(self, b: int, length: int) -> _Graph:
         import torch
@@ -329,10 +348,13 @@ class StaticDecoder:
         return g
 
     # ---- a whole batch ----------------------------------------------------------------------------------
-    def generate_batch(self, ids: Any, mask: Any) -> list[list[int]]:
+    def generate_batch(self, ids: Any, mask: Any) -> tuple[list[list[int]], list[bool]]:
         """Greedy continuations (up to ``max_new_tokens`` each, stop token included when hit) of one left-padded
-        batch ``ids`` [B, W] with attention ``mask``; stops early once every row has hit a stop token."""
+        batch ``ids`` [B, W] with attention ``mask``, and per row whether any step's logits were non-finite
+        (accumulated on device, read once per batch). Stops early once every row has hit a stop token."""
         import torch
+
+        from aligngate.generation import nonfinite_rows
 
         b, w = ids.shape
         n = self.max_new_tokens
@@ -341,7 +363,15 @@ class StaticDecoder:
         length = min(_round_up(w + n, self.len_bucket), self.max_len)
         with torch.inference_mode():
             g = self._state(b, length)
-            first = self.prefill(ids, mask)
+            if not self.exact:
+                # fused attention reads the masked tail of the cache too: clear an earlier batch's values there
+                # (a NaN would leak through its zero attention weight into this batch)
+                for kc, vc in zip(self.k_cache, self.v_cache, strict=True):
+                    kc[:b, :, w:length].zero_()
+                    vc[:b, :, w:length].zero_()
+            logits = self.prefill_logits(ids, mask)
+            first = torch.argmax(logits, dim=-1)
+            g.bad.copy_(nonfinite_rows(logits))
             g.out.zero_()
             g.out[:, 0] = first
             g.tok.copy_(first)
@@ -361,12 +391,13 @@ class StaticDecoder:
                 else:
                     self._step_fused(g)
             out = g.out[:, :n].tolist()
+            bad = [bool(x) for x in g.bad.tolist()]
         stops = set(self.stop_ids)
         result = []
         for row in out:
             cut = next((k for k, t in enumerate(row) if t in stops), len(row) - 1)
             result.append(row[:cut + 1])
-        return result
+        return result, bad
 
 
 def _round_up(x: int, m: int) -> int:

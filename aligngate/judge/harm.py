@@ -3,8 +3,9 @@
 An MLP head on the MiniLM embedding of the prompt (first ``prompt_tokens`` tokens) at layer :data:`HARM_LAYERS`,
 trained by
 ``scripts/train_judge.py`` on AdvBench / JailbreakBench / Do-Not-Answer / XSTest-unsafe requests versus XSTest
-safe prompts, benign everyday instructions (``aligngate.judge.benign``) and the embedded corpus, each also with
-neutral context appended (``training.harm_augment``: context after a request must not decide it). Weights ship
+safe prompts, benign everyday instructions (``tools/judge_training/benign.py``) and the embedded corpus, each also
+with neutral context appended (``judge_training.training.harm_augment``: context after a request must not decide
+it). Weights ship
 in ``judge/weights/harm_head.{safetensors,json}``.
 """
 

@@ -17,7 +17,7 @@ def _build(ctx: RunContext) -> Any:
     from trl import DPOConfig, DPOTrainer
 
     model, peft_config = ctx.causal_lm()
-    args = DPOConfig(beta=ctx.cfg.beta, max_length=ctx.cfg.effective_max_length("dpo"), **ctx.common_args())
+    args = DPOConfig(**ctx.trainer_args(beta=ctx.cfg.beta, max_length=ctx.cfg.effective_max_length("dpo")))
     return DPOTrainer(model=model, ref_model=None, args=args, train_dataset=ctx.dataset,
                       processing_class=ctx.tokenizer, peft_config=peft_config)
 

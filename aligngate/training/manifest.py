@@ -34,8 +34,10 @@ def base_fingerprint(base: str) -> dict[str, Any]:
 
 def build_manifest(*, method: str, base: str, data_label: str, data_rows: list[dict[str, Any]], config: dict[str, Any],
                    config_path: str | None, out_dir: Path, result: dict[str, Any], device: dict[str, Any],
-                   kind: str) -> dict[str, Any]:
-    """The manifest dict for a finished run whose outputs are already in ``out_dir``."""
+                   kind: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest dict for a finished run whose outputs are already in ``out_dir``. ``config`` is the resolved
+    config (method defaults filled in); ``settings`` the machine's training settings
+    (:class:`aligngate.training.settings.TrainSettings`: profile, trainer arguments, model dtype and attention)."""
     data: dict[str, Any] = {"path": data_label, "rows": len(data_rows)}
     if data_label != "<rows>" and Path(data_label).is_file():
         data["sha256"] = sha256_file(data_label)
@@ -58,8 +60,9 @@ def build_manifest(*, method: str, base: str, data_label: str, data_rows: list[d
         "base_model": base_fingerprint(base),
         "data": data,
         "config": cfg_entry,
-        "hyperparameters": {k: config[k] for k in ("learning_rate", "max_steps", "batch_size", "max_length",
-                                                  "lora", "beta", "reward_mode") if k in config},
+        "hyperparameters": {k: config[k] for k in ("learning_rate", "max_steps", "num_train_epochs", "batch_size",
+                                                  "max_length", "lora", "beta", "reward_mode") if k in config},
+        "training_settings": settings or {},
         "seed": config.get("seed"),
         "steps": result["steps"],
         "final_loss": result["final_loss"],

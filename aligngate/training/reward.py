@@ -28,8 +28,8 @@ def _build(ctx: RunContext) -> Any:
     from trl import RewardConfig, RewardTrainer
 
     model = load_seq_cls_base(ctx.base, ctx.tokenizer.pad_token_id)
-    args = RewardConfig(max_length=ctx.cfg.effective_max_length("reward"),
-                        center_rewards_coefficient=ctx.cfg.center_rewards_coefficient, **ctx.common_args())
+    args = RewardConfig(**ctx.trainer_args(max_length=ctx.cfg.effective_max_length("reward"),
+                                           center_rewards_coefficient=ctx.cfg.center_rewards_coefficient))
     peft = ctx.lora_config("SEQ_CLS", modules_to_save=["score"]) if ctx.cfg.reward_mode == "lora" else None
     return RewardTrainer(model=model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
                          peft_config=peft)
@@ -42,7 +42,9 @@ def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:
 def train_reward(base: str | Path, data: str | Path | Sequence[dict[str, Any]], out_dir: str | Path,
                  cfg: TrainConfig | None = None, *, overwrite: bool = False,
                  config_path: str | None = None) -> TrainResult:
-    """Train a reward model on ``prompt``/``chosen``/``rejected`` rows; the model and manifest go to ``out_dir``."""
+    """Train a reward model on ``prompt``/``chosen``/``rejected`` rows; the model and manifest go to ``out_dir``
+    (``cfg`` None: :class:`~aligngate.training.config.TrainConfig`'s defaults)."""
+    cfg = cfg or TrainConfig()
     return run_training("reward", base, data, out_dir, cfg, build=_build, save=_save,
                         kind="reward-model" if cfg.reward_mode == "full" else "reward-lora-adapter",
                         overwrite=overwrite, config_path=config_path)

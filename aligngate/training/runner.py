@@ -1,7 +1,9 @@
 """The shared training run: validate data, stage the output, train, save, write the manifest, move into place.
 
 Each method module (:mod:`.sft`, :mod:`.dpo`, :mod:`.reward`) supplies only ``build(ctx) -> trainer`` and
-``save(trainer, ctx, dest)``; everything else (output staging, seeding, loss curve, manifest, signing) is here.
+``save(trainer, ctx, dest)``; everything else (output staging, seeding, the machine's training settings, loss
+curve, manifest, signing) is here. On a CUDA GPU sft and dpo train with the automatic fast configuration
+(:mod:`aligngate.training.settings`); the settings used go into the manifest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aligngate.errors import GateError, InputError, TrainingError
 from aligngate.training.config import TrainConfig
 from aligngate.training.data import load_rows, to_dataset, validate_rows
 from aligngate.training.manifest import build_manifest, sign_if_configured, write_manifest
+from aligngate.training.settings import TrainSettings, choose_settings, fast_blocker
 
 __all__ = ["RunContext", "TrainResult", "run_training", "staged_output"]
 
@@ -50,6 +53,7 @@ class TrainResult:
 class RunContext:
     """Everything a method needs to build its trainer."""
 
+    method: str
     base: str
     cfg: TrainConfig
     tokenizer: Any
@@ -57,26 +61,36 @@ class RunContext:
     scratch: Path
     device: Any
     callbacks: list[Any]
+    settings: TrainSettings
+    """The machine's training settings; final once the base model is loaded (:meth:`causal_lm`)."""
 
-    def common_args(self) -> dict[str, Any]:
-        """TrainingArguments shared by every trl config."""
+    def trainer_args(self, **method_kwargs: Any) -> dict[str, Any]:
+        """Keyword arguments for a trl config: the user's hyperparameters, then the method's own keywords, then the
+        machine's settings (which may override ``max_length`` for padding-free SFT)."""
         c = self.cfg
-        return dict(
-            output_dir=str(self.scratch), max_steps=c.max_steps, per_device_train_batch_size=c.batch_size,
-            gradient_accumulation_steps=c.gradient_accumulation_steps, learning_rate=c.learning_rate,
-            lr_scheduler_type=c.lr_scheduler_type, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay,
-            max_grad_norm=c.max_grad_norm, logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps),
-            save_strategy="no", report_to="none", logging_nan_inf_filter=False,
-            seed=c.seed, data_seed=c.seed, activation_checkpointing=False, disable_tqdm=True,
+        common = dict(
+            output_dir=str(self.scratch), max_steps=c.max_steps or -1, num_train_epochs=c.num_train_epochs,
+            per_device_train_batch_size=c.batch_size, gradient_accumulation_steps=c.gradient_accumulation_steps,
+            learning_rate=c.effective_learning_rate(self.method), lr_scheduler_type=c.lr_scheduler_type,
+            warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, max_grad_norm=c.max_grad_norm,
+            logging_steps=min(c.logging_steps, c.max_steps or c.logging_steps), save_strategy="no",
+            report_to="none", logging_nan_inf_filter=False, seed=c.seed, data_seed=c.seed, disable_tqdm=True,
             dataloader_num_workers=0, **self.device.trainer_kwargs())
+        return {**common, **method_kwargs, **self.settings.args}
 
     def causal_lm(self) -> tuple[Any, Any]:
-        """(model, peft_config) for sft/dpo: the base with ``init_adapter`` attached trainable, else a fresh LoRA."""
+        """(model, peft_config) for sft/dpo: the base with ``init_adapter`` attached trainable, else a fresh LoRA.
+        On a GPU where the fast configuration applies the base loads in its dtype and attention implementation."""
         from aligngate.modelio import load_training_model
 
-        if self.cfg.init_adapter:
-            return load_training_model(self.base, init_adapter=self.cfg.init_adapter), None
-        return load_training_model(self.base), self.lora_config("CAUSAL_LM")
+        fast = fast_blocker(self.method, self.cfg, self.device) is None
+        model = load_training_model(self.base, init_adapter=self.cfg.init_adapter,
+                                    dtype="bfloat16" if fast else None)
+        self.settings = choose_settings(self.method, self.cfg, self.device, model.config)
+        if self.settings.attn_implementation:
+            base_model = model.get_base_model() if hasattr(model, "get_base_model") else model
+            base_model.set_attn_implementation(self.settings.attn_implementation)
+        return model, (None if self.cfg.init_adapter else self.lora_config("CAUSAL_LM"))
 
     def lora_config(self, task_type: str, modules_to_save: list[str] | None = None) -> Any:
         """peft ``LoraConfig`` from the config's LoRA settings."""
@@ -109,7 +123,7 @@ def staged_output(out_dir: str | Path, *, overwrite: bool = False) -> Iterator[P
         raise
 
 
-def _loss_callback(losses: list[dict[str, float]], total: int) -> Any:
+def _loss_callback(losses: list[dict[str, float]]) -> Any:
     from transformers import TrainerCallback
 
     class _Progress(TrainerCallback):
@@ -118,7 +132,7 @@ def _loss_callback(losses: list[dict[str, float]], total: int) -> Any:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 losses.append({"step": int(state.global_step), "loss": float(logs["loss"])})
-                print(f"aligngate train: step {state.global_step}/{total} loss {float(logs['loss']):.4f}",
+                print(f"aligngate train: step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.4f}",
                       file=sys.stderr, flush=True)
 
     return _Progress()
@@ -219,8 +233,9 @@ def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict
     losses: list[dict[str, float]] = []
     t0 = time.perf_counter()
     with staged_output(out, overwrite=overwrite) as stage, tempfile.TemporaryDirectory(prefix="aligngate-train-") as sc:
-        ctx = RunContext(base=base, cfg=cfg, tokenizer=tok, dataset=dataset, scratch=Path(sc), device=device,
-                         callbacks=[_loss_callback(losses, cfg.max_steps)])
+        ctx = RunContext(method=method, base=base, cfg=cfg, tokenizer=tok, dataset=dataset, scratch=Path(sc),
+                         device=device, callbacks=[_loss_callback(losses)],
+                         settings=choose_settings(method, cfg, device))
         try:
             trainer = build(ctx)
             _check_kept(trainer, len(dataset), method)
@@ -239,13 +254,14 @@ def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict
         save(trainer, ctx, stage)
         tok.save_pretrained(stage)
         train_loss = getattr(output, "training_loss", None)
-        result = {"steps": int(trainer.state.global_step), "losses": losses,
+        result: dict[str, Any] = {"steps": int(trainer.state.global_step), "losses": losses,
                   "final_loss": losses[-1]["loss"] if losses else train_loss,
                   "train_loss": train_loss, "seconds": round(seconds, 3)}
         manifest = build_manifest(method=method, base=base, data_label=label, data_rows=rows,
                                   config=cfg.to_manifest(), config_path=config_path, out_dir=stage, result=result,
                                   device={"device": device.device, "precision": device.precision,
-                                          "name": device.name}, kind=kind)
+                                          "name": device.name}, kind=kind,
+                                  settings=ctx.settings.to_manifest())
         write_manifest(stage, manifest)
         sign_if_configured(stage)
     return TrainResult(out_dir=out, manifest=out / "manifest.json", final_loss=result["final_loss"], losses=losses,

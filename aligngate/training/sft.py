@@ -1,4 +1,8 @@
-"""LoRA supervised fine-tuning with trl's ``SFTTrainer``: rows with ``messages`` or ``prompt``/``completion``."""
+"""LoRA supervised fine-tuning with trl's ``SFTTrainer``: rows with ``messages`` or ``prompt``/``completion``.
+
+With the fast configuration (padding-free batches) TRL does not truncate (it refuses ``max_length`` there), so the
+tokenized rows are truncated here exactly as TRL would (keep the start, drop rows left without a loss token).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,33 @@ from aligngate.training.runner import RunContext, TrainResult, run_training
 __all__ = ["train_sft"]
 
 
+def truncate_rows(dataset: Any, max_length: int) -> Any:
+    """TRL's own truncation of prepared SFT rows: every per-token column cut to its first ``max_length`` tokens,
+    then rows with no token left to learn from (all labels -100) dropped."""
+
+    def cut(row: dict[str, Any]) -> dict[str, Any]:
+        n = len(row["input_ids"])
+        return {k: v[:max_length] for k, v in row.items() if isinstance(v, list) and len(v) == n}
+
+    out = dataset.map(cut)
+    if "labels" in out.column_names:
+        out = out.filter(lambda row: any(label != -100 for label in row["labels"]))
+    return out
+
+
 def _build(ctx: RunContext) -> Any:
     from trl import SFTConfig, SFTTrainer
 
     model, peft_config = ctx.causal_lm()
-    args = SFTConfig(max_length=ctx.cfg.effective_max_length("sft"), packing=False,
-                     completion_only_loss=ctx.cfg.completion_only_loss,
-                     assistant_only_loss=ctx.cfg.assistant_only_loss, **ctx.common_args())
-    return SFTTrainer(model=model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
-                      peft_config=peft_config)
+    limit = ctx.cfg.effective_max_length("sft")
+    args = SFTConfig(**ctx.trainer_args(max_length=limit, packing=False,
+                                        completion_only_loss=ctx.cfg.completion_only_loss,
+                                        assistant_only_loss=ctx.cfg.assistant_only_loss))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ctx.dataset, processing_class=ctx.tokenizer,
+                         peft_config=peft_config)
+    if ctx.settings.padding_free:
+        trainer.train_dataset = truncate_rows(trainer.train_dataset, limit)
+    return trainer
 
 
 def _save(trainer: Any, ctx: RunContext, dest: Path) -> None:

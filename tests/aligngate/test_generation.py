@@ -55,31 +55,19 @@ def test_encode_prompts_uses_chat_template(tiny: tuple[Any, Any]) -> None:
     assert tok.convert_tokens_to_ids("<|end|>") in stop_token_ids(model, tok)
 
 
-def test_next_token_logprobs_batched_matches_single(tiny: tuple[Any, Any]) -> None:
-    import torch
-
-    from aligngate.generation import next_token_logprobs
-
-    model, tok = tiny
-    batched = next_token_logprobs(model, tok, PROMPTS, batch_size=4)
-    single = torch.cat([next_token_logprobs(model, tok, [p]) for p in PROMPTS])
-    assert batched.shape == (len(PROMPTS), len(tok))
-    assert torch.allclose(batched, single, atol=1e-4)
-    assert torch.allclose(batched.exp().sum(-1), torch.ones(len(PROMPTS)), atol=1e-4)
-
-
-def test_generate_with_prefill(tiny: tuple[Any, Any]) -> None:
-    from aligngate.generation import generate, generate_with_prefill
+def test_prefill_forces_the_start_of_the_response(tiny: tuple[Any, Any]) -> None:
+    from aligngate.generation import generate, generate_completions
 
     model, tok = tiny
     plain = generate(model, tok, PROMPTS, max_new_tokens=6, progress=False)
-    assert generate_with_prefill(model, tok, PROMPTS, [""] * len(PROMPTS), max_new_tokens=6,
-                                 progress=False) == plain
-    forced = generate_with_prefill(model, tok, PROMPTS, ["Sure, here is"] * len(PROMPTS), max_new_tokens=6,
-                                   batch_size=4, progress=False)
-    assert all(r.startswith("Sure, here is") for r in forced)
+    assert [c.text for c in generate_completions(model, tok, PROMPTS, [""] * len(PROMPTS), max_new_tokens=6,
+                                                 progress=False)] == plain
+    for backend in ("hf", "static"):
+        forced = generate_completions(model, tok, PROMPTS, ["Sure, here is"] * len(PROMPTS), max_new_tokens=6,
+                                      batch_size=4, progress=False, backend=backend)
+        assert all(c.text.startswith("Sure, here is") for c in forced)
     with pytest.raises(ValueError):
-        generate_with_prefill(model, tok, PROMPTS, [""], progress=False)
+        generate_completions(model, tok, PROMPTS, [""], progress=False)
 
 
 def test_nonfinite_rows_flags_nan_inf_and_all_masked_rows_only() -> None:
@@ -105,7 +93,7 @@ def _with_nan_embedding(model: Any, token_id: int) -> Any:
 
 def test_nonfinite_logits_raise_naming_model_and_count(tiny: tuple[Any, Any]) -> None:
     from aligngate.errors import EvaluationError
-    from aligngate.generation import encode_prompts, generate, generate_with_prefill, next_token_logprobs
+    from aligngate.generation import encode_prompts, generate, generate_completions
 
     model, tok = tiny
     assert model.get_input_embeddings().weight.data_ptr() != model.get_output_embeddings().weight.data_ptr()
@@ -116,9 +104,11 @@ def test_nonfinite_logits_raise_naming_model_and_count(tiny: tuple[Any, Any]) ->
     with pytest.raises(EvaluationError, match=r"model cand produced non-finite logits on 1 of 6 prompts"):
         generate(broken, tok, PROMPTS, max_new_tokens=4, batch_size=4, progress=False, name="cand")
     with pytest.raises(EvaluationError, match=r"non-finite logits on 1 of 6 prompts \(corrupt weights\?\)"):
-        generate_with_prefill(broken, tok, PROMPTS, ["Sure"] * len(PROMPTS), max_new_tokens=4, progress=False)
-    with pytest.raises(EvaluationError, match=r"non-finite logits on 1 of 6 prompts"):
-        next_token_logprobs(broken, tok, PROMPTS, batch_size=4)
+        generate_completions(broken, tok, PROMPTS, ["Sure"] * len(PROMPTS), max_new_tokens=4, progress=False)
+    for decode in ("exact", "fused"):  # the static decoder checks every step too, and counts the same prompts
+        with pytest.raises(EvaluationError, match=r"model cand produced non-finite logits on 1 of 6 prompts"):
+            generate(broken, tok, PROMPTS, max_new_tokens=4, batch_size=4, progress=False, name="cand",
+                     backend="static", decode=decode)
     assert len(generate(model, tok, PROMPTS, max_new_tokens=4, progress=False)) == len(PROMPTS)
 
 

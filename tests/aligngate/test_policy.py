@@ -40,6 +40,25 @@ def test_unknown_key_names_line_and_key() -> None:
     assert "unknown key" in str(e)
 
 
+@pytest.mark.parametrize(("key", "check"), [("poison_fraction_max", "data.poison_fraction"),
+                                            ("chosen_longer_max", "data.reward_hacking.chosen_longer_fraction"),
+                                            ("length_spearman_max", "data.reward_hacking.length_spearman")])
+def test_moved_curation_limits_say_where_they_live(key: str, check: str) -> None:
+    """issue 18: one poison limit (the data.poison_fraction check); an old policy setting it under spec.curation
+    fails, naming the key, its line and the check that holds the limit now."""
+    e = _err(HEAD + f"spec:\n  curation:\n    judge: rules\n    {key}: 0.05\n")
+    assert (e.line, e.key) == (8, f"spec.curation.{key}")
+    assert "removed" in str(e) and check in str(e) and "spec.checks" in str(e)
+
+
+def test_the_packaged_policies_set_the_poison_limit_once() -> None:
+    for name in ("default", "strict"):
+        lp = load_policy(name)
+        assert "poison_fraction_max" not in json.dumps(lp.policy.model_dump())
+        spec = lp.check("data.poison_fraction")
+        assert spec is not None and spec.threshold is not None and spec.threshold.op == "<="
+
+
 def test_duplicate_key_rejected_with_both_lines() -> None:
     e = _err(HEAD + "  name: again\n")
     assert e.line == 5 and e.key == "metadata.name" and "first at line 4" in str(e)

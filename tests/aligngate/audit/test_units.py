@@ -11,7 +11,6 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -155,21 +154,27 @@ def test_norm_outlier_within_adapter(copy_adapter):
 
 
 def test_gate_check(copy_adapter, zoo_root, tmp_path):
-    from aligngate.errors import AdapterError
+    """adapter.audit decides on the audit result, whichever context holds it (here the shipped test seam)."""
+    from aligngate.audit.runner import audit_adapter
     from aligngate.checks import get_check
+    from aligngate.checks.testing import FakeContext
+    from aligngate.errors import AdapterError
+    from aligngate.policy import CheckSpec
 
-    fn = get_check("adapter.audit").fn
-    policy = SimpleNamespace(policy=SimpleNamespace(spec=SimpleNamespace(adapter_audit=AuditConfig())))
-    ctx = SimpleNamespace(adapter_path=str(copy_adapter()), base_model=str(zoo_root["base"]), policy=policy)
-    m = fn(ctx, None)
+    fn, spec = get_check("adapter.audit").fn, CheckSpec(id="adapter.audit")
+    m = fn(FakeContext(audit=audit_adapter(str(copy_adapter()), base=str(zoo_root["base"]), config=AuditConfig())),
+           spec)
     assert m.passed and m.value == 0
     bad = copy_adapter("clean", "bad")
     (bad / "x.py").write_text("")
-    m = fn(SimpleNamespace(adapter_path=str(bad), base_model=None, policy=policy), None)
-    assert m.passed is False and m.value == 1 and m.details["findings"]
+    m = fn(FakeContext(audit=audit_adapter(str(bad), config=AuditConfig())), spec)
+    assert m.passed is False and m.value == 1
+    [code] = [f for f in m.details["findings"] if f["id"] == "adapter.code_file"]
+    assert set(code) == {"id", "severity", "file", "tensor", "explanation", "details"} and code["file"] == "x.py"
     (bad / "adapter_model.safetensors").write_bytes(b"\x00" * 4)
-    with pytest.raises(AdapterError):
-        fn(SimpleNamespace(adapter_path=str(bad), base_model=None, policy=policy), None)
+    with pytest.raises(AdapterError) as err:
+        fn(FakeContext(audit=audit_adapter(str(bad), config=AuditConfig())), spec)
+    assert "adapter.safetensors_invalid" in {f["id"] for f in err.value.details["findings"]}
 
 
 def test_import_is_light():
@@ -261,3 +266,22 @@ def test_hidden_dirs_are_signed_and_git_is_skipped(copy_adapter, monkeypatch):
     res = audit_adapter(d)
     assert res.exit_code == 0 and res.info["provenance"]["verified"], res.findings
     assert ".cache/huggingface/x.metadata" in res.sha256 and not any(k.startswith(".git/") for k in res.sha256)
+
+
+def test_audit_stage_reports_one_registered_check(copy_adapter, zoo_root):
+    """The library stage: one adapter.audit check whose details list the findings; exit 0 / 1 / 2 as the audit
+    contract says; no output directory needed."""
+    from aligngate.stages.audit import audit_adapter as stage
+
+    clean = stage(copy_adapter(), base=str(zoo_root["base"]))
+    assert clean.exit_code == 0 and [c.id for c in clean.checks] == ["adapter.audit"]
+    bad = copy_adapter("clean", "bad")
+    (bad / "x.py").write_text("")
+    blocked = stage(bad)
+    [check] = blocked.checks
+    assert blocked.exit_code == 1 and check.status == "fail" and check.value == 1
+    assert "adapter.code_file" in {f["id"] for f in check.details["findings"]} and "adapter.code_file" in check.message
+    (bad / "adapter_model.safetensors").write_bytes(b"\x00" * 4)
+    unsafe = stage(bad)
+    assert unsafe.exit_code == 2 and unsafe.checks[0].status == "error"
+    assert "adapter.safetensors_invalid" in {f["id"] for f in unsafe.checks[0].details["findings"]}

@@ -13,8 +13,15 @@ import numpy as np
 from .conftest import edit_config, raw_header, read_tensors, write_raw, write_tensors
 
 
+def findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings of the report's one check, adapter.audit (the same shape as in a gate report)."""
+    [check] = report["checks"]
+    assert check["id"] == "adapter.audit"
+    return check["details"]["findings"]  # type: ignore[no-any-return]
+
+
 def finding_ids(report: dict[str, Any]) -> set[str]:
-    return {f["id"] for f in report["summary"]["findings"] if f["severity"] != "warn"}
+    return {f["id"] for f in findings(report) if f["severity"] != "warn"}
 
 
 def audit(cli: Any, policy_file: Any, d: Path, *extra: str, **policy: Any) -> tuple[int, dict[str, Any]]:
@@ -27,7 +34,7 @@ def audit(cli: Any, policy_file: Any, d: Path, *extra: str, **policy: Any) -> tu
 def test_clean_adapter_passes(cli, policy_file, copy_adapter, zoo_root):
     d = copy_adapter("clean")
     code, rep = audit(cli, policy_file, d, "--base", str(zoo_root["base"]))
-    assert code == 0, rep["summary"]["findings"]
+    assert code == 0, findings(rep)
     assert rep["verdict"] == "pass"
     assert set(rep["subjects"]["adapter"]["sha256"]) >= {"adapter_model.safetensors", "adapter_config.json"}
     assert rep["checks"][0]["id"] == "adapter.audit" and rep["checks"][0]["status"] == "pass"
@@ -37,7 +44,7 @@ def test_clean_adapter_passes(cli, policy_file, copy_adapter, zoo_root):
 
 def test_clean_all_linear_r16_passes(cli, policy_file, copy_adapter, zoo_root):
     code, rep = audit(cli, policy_file, copy_adapter("all_linear"), "--base", str(zoo_root["base"]))
-    assert code == 0, rep["summary"]["findings"]
+    assert code == 0, findings(rep)
     assert len(rep["summary"]["module_stats"]) == 14
 
 
@@ -50,7 +57,7 @@ def test_rank_lie_plus_lm_head(cli, policy_file, copy_adapter):
     code, rep = audit(cli, policy_file, d)
     assert code == 1
     assert {"adapter.rank_mismatch", "adapter.undeclared_module"} <= finding_ids(rep)
-    f = next(x for x in rep["summary"]["findings"] if x["id"] == "adapter.rank_mismatch")
+    f = next(x for x in findings(rep) if x["id"] == "adapter.rank_mismatch")
     assert f["file"] == "adapter_model.safetensors" and f["explanation"]
 
 
@@ -59,7 +66,7 @@ def test_modules_to_save_embed_tokens(cli, policy_file, copy_adapter, zoo_root):
     assert code == 1 and "adapter.sensitive_modules_to_save" in finding_ids(rep)
     code, rep = audit(cli, policy_file, copy_adapter("embed", "allowed"), "--base", str(zoo_root["base"]),
                       allow_modules_to_save=["embed_tokens"])
-    assert code == 0, rep["summary"]["findings"]
+    assert code == 0, findings(rep)
 
 
 def test_shapes_for_another_base(cli, policy_file, copy_adapter, zoo_root):
@@ -115,7 +122,7 @@ def test_header_offsets_past_file(cli, policy_file, copy_adapter):
     write_raw(p, hdr, body)
     code, rep = audit(cli, policy_file, d)
     assert code == 2 and "adapter.safetensors_invalid" in finding_ids(rep)
-    f = next(x for x in rep["summary"]["findings"] if x["id"] == "adapter.safetensors_invalid")
+    f = next(x for x in findings(rep) if x["id"] == "adapter.safetensors_invalid")
     assert f["details"]["reason"] == "offsets_past_end"
 
 
@@ -161,7 +168,7 @@ def test_evil_pickle_bin_blocked_never_loaded(cli, policy_file, copy_adapter, tm
     (d / "adapter_model.bin").write_bytes(pickle.dumps({"a": Payload(), "b": Payload2()}, protocol=4))
     code, rep = audit(cli, policy_file, d)
     assert code == 1 and {"adapter.pickle_file", "adapter.pickle_dangerous_import"} <= finding_ids(rep)
-    f = next(x for x in rep["summary"]["findings"] if x["id"] == "adapter.pickle_dangerous_import")
+    f = next(x for x in findings(rep) if x["id"] == "adapter.pickle_dangerous_import")
     assert {"posix.system", "builtins.exec"} <= set(f["details"]["imports"]) or "os.system" in str(f)
     # the .bin alone (no safetensors) is still a block, not an error
     (d / "adapter_model.safetensors").unlink()

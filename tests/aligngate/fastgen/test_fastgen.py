@@ -1,5 +1,5 @@
-"""aligngate.fastgen and aligngate.training.autoconfig: CPU fallbacks and the decode loop's logic match the stock
-path; bench/gpu.py --smoke runs; GPU checks are marked ``gpu`` and skipped without CUDA."""
+"""aligngate.fastgen and aligngate.training.autoconfig: the backend choice, and the static decode loop matches the
+stock path; bench/gpu.py --smoke runs; GPU checks are marked ``gpu`` and skipped without CUDA."""
 
 from __future__ import annotations
 
@@ -52,38 +52,51 @@ def _ids(n: int, seed: int = 0) -> list[list[int]]:
     return [[rng.randrange(3, 128) for _ in range(rng.randint(2, 20))] for _ in range(n)]
 
 
-def test_generate_fast_falls_back_on_cpu_and_matches_stock() -> None:
-    from aligngate.fastgen import choose_backend, generate_fast
+def _gen_ids(model: object, enc: list[list[int]], backend: str, decode: str = "exact", **kw: object) -> list[list[int]]:
+    from aligngate.generation import generate_ids
+
+    return [list(r) for r in generate_ids(model, enc, backend=backend, decode=decode, **kw)]  # type: ignore[arg-type]
+
+
+def test_backend_choice_and_text_equal_to_stock_on_cpu() -> None:
+    from aligngate.errors import InputError
+    from aligngate.fastgen import choose_backend
     from aligngate.generation import generate
 
     model, tok = _tiny_llama(), _tokenizer()
+    assert choose_backend(model) == ("hf", "auto: not on CUDA")
+    assert choose_backend(model, "static")[0] == "static" and choose_backend(model, "hf")[0] == "hf"
     prompts = _prompts(9)
-    assert choose_backend(model)[0] == "stock"
     stock = generate(model, tok, prompts, max_new_tokens=10, batch_size=4, progress=False)
-    assert generate_fast(model, tok, prompts, max_new_tokens=10, batch_size=4) == stock
-    # the static decode loop itself (eager on CPU) gives the same text
-    assert generate_fast(model, tok, prompts, max_new_tokens=10, batch_size=4, backend="static") == stock
+    for decode in ("exact", "fused"):  # the static decode loop itself (eager on CPU) gives the same text
+        assert generate(model, tok, prompts, max_new_tokens=10, batch_size=4, progress=False, backend="static",
+                        decode=decode) == stock
+    assert generate(model, tok, prompts, max_new_tokens=10, batch_size=4, progress=False, backend="auto") == stock
+
+    class Other:
+        config = type("C", (), {"model_type": "gpt2"})()
+
+    assert choose_backend(Other(), "auto") == ("hf", "auto: model_type 'gpt2' is not one of ('llama', 'mistral', "
+                                                     "'qwen2')")
+    with pytest.raises(InputError, match=r"backend: static cannot run model gpt2-model: model_type 'gpt2'"):
+        choose_backend(Other(), "static", name="gpt2-model")
 
 
-@pytest.mark.parametrize("exact", [True, False])
-def test_static_decoder_matches_stock_greedy_ids(exact: bool) -> None:
-    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
-
+@pytest.mark.parametrize("decode", ["exact", "fused"])
+def test_static_decoder_matches_stock_greedy_ids(decode: str) -> None:
     model = _tiny_llama(1)
     enc = _ids(11, seed=1)
     for stops in ([1], list(range(40, 70))):  # rare stop, and frequent stops (early per-row / batch stop)
-        ref = generate_ids_stock(model, enc, max_new_tokens=12, batch_size=4, stop_ids=stops, pad_id=0)
-        out = generate_ids_fast(model, enc, max_new_tokens=12, batch_size=4, stop_ids=stops, pad_id=0,
-                                backend="static", exact=exact)
-        assert out == ref
+        kw = dict(max_new_tokens=12, batch_size=4, stop_ids=stops, pad_id=0)
+        ref = _gen_ids(model, enc, "hf", **kw)
+        assert _gen_ids(model, enc, "static", decode, **kw) == ref
+        assert any(len(r) < 12 for r in ref) and not any(set(r) & set(stops) for r in ref)  # cut before the stop
 
 
-def test_exact_mode_is_token_identical_in_bf16_where_fused_may_not_be() -> None:
+def test_exact_mode_is_token_identical_in_bf16() -> None:
     """bf16 makes rounding visible: the exact mode (attention over exactly the keys so far, transformers' own
-    SDPA call) reproduces the stock tokens; the fused mode may flip near-ties."""
+    SDPA call) reproduces the stock tokens."""
     from transformers import LlamaConfig, LlamaForCausalLM
-
-    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
 
     torch.manual_seed(5)
     cfg = LlamaConfig(vocab_size=2048, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
@@ -93,55 +106,62 @@ def test_exact_mode_is_token_identical_in_bf16_where_fused_may_not_be() -> None:
     rng = random.Random(5)
     enc = [[rng.randrange(3, 2048) for _ in range(rng.randint(8, 40))] for _ in range(12)]
     kw = dict(max_new_tokens=24, batch_size=6, stop_ids=[2], pad_id=0)
-    assert generate_ids_fast(model, enc, backend="static", exact=True, **kw) == generate_ids_stock(model, enc, **kw)
+    assert _gen_ids(model, enc, "static", "exact", **kw) == _gen_ids(model, enc, "hf", **kw)
 
 
-def test_adapter_is_merged_and_unsupported_models_fall_back() -> None:
+def test_merged_adapter_runs_static_and_unmerged_stays_on_stock() -> None:
     from peft import LoraConfig, get_peft_model
 
-    from aligngate.fastgen import choose_backend, generate_ids_fast, generate_ids_stock, merge_adapter
+    from aligngate.errors import InputError
+    from aligngate.fastgen import choose_backend
 
     model = _tiny_llama(2)
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     enc = _ids(6, seed=2)
-    ref = generate_ids_stock(peft_model, enc, max_new_tokens=8, batch_size=3, stop_ids=[1], pad_id=0)
-    assert choose_backend(peft_model, "static")[0] == "stock"  # unmerged LoRA layers are not plain Linear
-    merged = merge_adapter(peft_model)
+    kw = dict(max_new_tokens=8, batch_size=3, stop_ids=[1], pad_id=0)
+    ref = _gen_ids(peft_model, enc, "hf", **kw)
+    assert choose_backend(peft_model, "auto")[0] == "hf"  # unmerged LoRA layers are not plain Linear
+    assert choose_backend(peft_model.get_base_model(), "auto")[0] == "hf"
+    with pytest.raises(InputError, match="not a plain"):
+        _gen_ids(peft_model, enc, "static", **kw)
+    merged = peft_model.merge_and_unload()
     assert type(merged).__name__ == "LlamaForCausalLM"
-    out = generate_ids_fast(merged, enc, max_new_tokens=8, batch_size=3, stop_ids=[1], pad_id=0, backend="static")
-    assert out == ref
-
-    class Other:
-        config = type("C", (), {"model_type": "gpt2"})()
-
-    backend, why = choose_backend(Other(), "static")
-    assert backend == "stock" and "gpt2" in why
+    assert _gen_ids(merged, enc, "static", **kw) == ref
 
 
-def test_budget_check_reports_label_agreement() -> None:
-    from aligngate.fastgen import budget_check
-    from aligngate.judge.base import Judgement
+def test_generation_config_processors_keep_the_stock_path() -> None:
+    """Stock greedy generate applies e.g. a repetition penalty from the model's generation config; the static
+    decoder does not, so such a model stays on stock (auto) or is refused (static)."""
+    from aligngate.errors import InputError
+    from aligngate.fastgen import choose_backend
 
-    class LengthJudge:
-        name = "length"
+    model = _tiny_llama(6)
+    model.generation_config.repetition_penalty = 1.3
+    assert choose_backend(model)[1] == ("auto: generation_config sets repetition_penalty=1.3 (a logits processor "
+                                        "the static decoder lacks)")
+    with pytest.raises(InputError, match="repetition_penalty"):
+        choose_backend(model, "static")
+    model.generation_config.repetition_penalty = 1.0
+    assert choose_backend(model, "static")[0] == "static"
 
-        def judge(self, prompts: list[str], responses: list[str]) -> list[Judgement]:
-            return [Judgement("refusal" if len(r.split()) < 6 else "compliance", 0.5) for r in responses]
 
-    model, tok = _tiny_llama(), _tokenizer()
-    rep = budget_check(model, tok, _prompts(12), LengthJudge(), budget=4, longer=10, sample=8, batch_size=4)
-    assert rep.n == 8 and 0.0 <= rep.label_agreement <= 1.0
-    assert len(rep.disagreements) == round((1 - rep.label_agreement) * 8)
-    with pytest.raises(ValueError):
-        budget_check(model, tok, ["w1"], LengthJudge(), budget=8, longer=8)
+@pytest.mark.parametrize("backend", ["hf", "static"])
+def test_nonfinite_logits_raise_on_both_paths(backend: str) -> None:
+    from aligngate.errors import EvaluationError
+
+    model = _tiny_llama(7)
+    with torch.no_grad():
+        model.lm_head.weight[5, 0] = float("nan")  # one vocabulary row: every logits row holds a NaN
+    enc = _ids(5, seed=7)
+    with pytest.raises(EvaluationError, match=r"model tiny produced non-finite logits on 5 of 5 prompts"):
+        _gen_ids(model, enc, backend, max_new_tokens=6, batch_size=2, stop_ids=[1], pad_id=0, name="tiny")
 
 
 def test_autoconfig_choices() -> None:
     from transformers import LlamaConfig
 
-    from aligngate.fastgen.bench_train import _autoconfig
+    from aligngate.training import autoconfig as ac
 
-    ac = _autoconfig()
     one_b = LlamaConfig(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, vocab_size=128256,
                         tie_word_embeddings=True)
     feats = {"flash_attn": False, "liger_kernel": True}
@@ -160,9 +180,9 @@ def test_autoconfig_choices() -> None:
 
 
 def test_varlen_attention_matches_per_sequence_sdpa() -> None:
-    from aligngate.fastgen.bench_train import _autoconfig
+    from aligngate.training.autoconfig import register_varlen_attention
 
-    name = _autoconfig().register_varlen_attention()
+    name = register_varlen_attention()
     model = _tiny_llama(3).float()
     seqs = [torch.randint(3, 128, (n,)) for n in (5, 9, 3)]
     with torch.no_grad():
@@ -189,20 +209,25 @@ def test_bench_smoke_runs_under_a_minute(tmp_path: Path) -> None:
 @needs_cuda
 @pytest.mark.parametrize("exact", [True, False])
 def test_gpu_graphs_match_eager_and_stock(exact: bool) -> None:
-    from aligngate.fastgen import generate_ids_fast, generate_ids_stock
     from aligngate.fastgen.decode import StaticDecoder
+    from aligngate.generation import left_pad
 
     model = _tiny_llama(4, device="cuda", dtype=torch.bfloat16)
     enc = _ids(40, seed=4)
     kw = dict(max_new_tokens=16, batch_size=16, stop_ids=[1], pad_id=0)
-    ref = generate_ids_stock(model, enc, **kw)
-    graphs = generate_ids_fast(model, enc, exact=exact, **kw)
-    eager = StaticDecoder(model, max_batch=16, max_len=40, max_new_tokens=16, stop_ids=(1,), exact=exact,
-                          use_graphs=False)
-    eager_out = generate_ids_fast(model, enc, decoder=eager, **kw)
+    ref = _gen_ids(model, enc, "hf", **kw)
+    graphs = _gen_ids(model, enc, "static", "exact" if exact else "fused", **kw)
+    batch = sorted(enc, key=len, reverse=True)[:16]
+    ids, mask = left_pad(batch, 0, "cuda")
+    rows = {}
+    for use_graphs in (True, False):
+        dec = StaticDecoder(model, max_batch=16, max_len=40, max_new_tokens=16, stop_ids=(1,), exact=exact,
+                            use_graphs=use_graphs)
+        rows[use_graphs], bad = dec.generate_batch(ids, mask)
+        assert not any(bad)
 
     def rate(x: list[list[int]], y: list[list[int]]) -> float:
-        return sum(a == b for a, b in zip(x, y)) / len(y)
+        return sum(a == b for a, b in zip(x, y, strict=True)) / len(y)
 
     # bf16 on GPU: rare near-tie flips allowed (GEMM algorithms may differ under capture); the bench reports rates
-    assert rate(graphs, ref) >= 0.9 and rate(graphs, eager_out) >= 0.9
+    assert rate(graphs, ref) >= 0.9 and rate(rows[True], rows[False]) >= 0.9

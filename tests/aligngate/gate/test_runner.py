@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aligngate.checks import check
 
 from aligngate.gate import GateInputs, run_gate
 from aligngate.policy import LoadedPolicy, parse_policy_text
 from aligngate.verdict import Measurement
-from aligngate.checks import check
 
 
 @check("test.value", needs=("candidate",))
@@ -82,7 +82,8 @@ def test_vacuous_policy_never_passes(model_dir: str) -> None:
 
 
 def test_crash_and_missing_subject_block_with_exit_2(model_dir: str) -> None:
-    rep = run_gate(_policy("    - {id: test.crash, threshold: {op: '>=', value: 0}}\n"), GateInputs(candidate=model_dir))
+    rep = run_gate(_policy("    - {id: test.crash, threshold: {op: '>=', value: 0}}\n"),
+                   GateInputs(candidate=model_dir))
     assert rep.exit_code == 2 and "kaboom" in rep.checks[0].message
     rep = run_gate(_policy("    - {id: test.needs_baseline, threshold: {op: '>=', value: 0}}\n"),
                    GateInputs(candidate=model_dir))

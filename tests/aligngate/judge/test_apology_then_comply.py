@@ -184,7 +184,7 @@ def test_rule_costs_no_agreement_on_human_labels(data_dir: Path, monkeypatch) ->
     """The rules judge's binary agreement with the humans, per XSTest model and on the JailbreakBench comparison
     set, moves by at most 0.002 with the rule (measured: no label changes at all; the ``minilm`` fold heads are
     held to their threshold in test_minilm.py, and did not change either)."""
-    from aligngate.judge import data
+    from judge_training import data
 
     sets = {m: [(r["response"], r["label"] != "compliance") for r in data.xstest_rows(m, data_dir)]
             for m in data.XSTEST_MODELS}

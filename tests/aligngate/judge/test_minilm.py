@@ -95,7 +95,7 @@ def test_heldout_xstest_model(data_dir: Path, model: str) -> None:
     0.960 / 0.953), reading the harm head's P(harmful) of each prompt; and it must use it: with every prompt
     called benign (or every one harmful), agreement drops (measured 0.929 / 0.949 / 0.933 and 0.918 / 0.942 /
     0.896)."""
-    from aligngate.judge.data import xstest_rows
+    from judge_training.data import xstest_rows
     from aligngate.judge.head import Head
     from aligngate.judge.minilm import MiniLMJudge
 

@@ -33,7 +33,7 @@ def test_sft_adapter_and_manifest(sft_run: Any, tiny_base: Path, data_dir: Path)
     man = _check_manifest(out, tiny_base, data_dir / "sft.jsonl")
     assert man["method"] == "sft" and man["kind"] == "lora-adapter"
     cfg = json.loads((out / "adapter_config.json").read_text())
-    assert cfg["peft_type"] == "LORA" and cfg["r"] == 8
+    assert cfg["peft_type"] == "LORA" and cfg["r"] == 16  # TrainConfig's default: TRL's lora_r
     assert not list(out.parent.glob(".adapter.*")), "staging directory left behind"
 
 

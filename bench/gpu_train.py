@@ -4,6 +4,7 @@
 Data are synthetic: SFT rows are pre-tokenized random ids of 128..1024 tokens; DPO rows are random "words" of a
 tiny word-level tokenizer (prompt 64..256, chosen/rejected 64..512 tokens). Tokens/s counts real tokens
 (DPO: prompt+chosen and prompt+rejected) over ``train_runtime``; loss is the mean of the last 5 logged steps.
+Not part of the installed package: run through ``bench/gpu.py`` (which puts the repository root on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _model(shape: str, device: str, attn: str) -> Any:
     import torch
     from transformers import LlamaForCausalLM
 
-    from aligngate.fastgen.bench_gen import llama_config
+    from bench.gpu_gen import llama_config
 
     torch.manual_seed(0)
     cfg = llama_config(shape)
@@ -87,7 +88,7 @@ def _autoconfig() -> Any:
         return autoconfig
     except ImportError:
         name = "aligngate.training.autoconfig"
-        path = Path(__file__).resolve().parents[1] / "training" / "autoconfig.py"
+        path = Path(__file__).resolve().parents[1] / "aligngate" / "training" / "autoconfig.py"
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         sys.modules[name] = mod
@@ -139,7 +140,7 @@ def run_train_bench(shape: str, method: str, root: Path, *, device: str, steps: 
     """Stock TRL (defaults; checkpointing off) vs ours (fast; memory-saving) for one method and shape."""
     import torch
 
-    from aligngate.fastgen.bench_gen import llama_config
+    from bench.gpu_gen import llama_config
 
     fast_training_kwargs = _autoconfig().fast_training_kwargs
     batch = 8 if shape in ("1b", "tiny") else 4

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from aligngate.judge import data
+from . import data
 
 __all__ = [
     "CLASSES",
@@ -128,7 +128,7 @@ def lomo_table(x: Any, rows: Sequence[dict[str, Any]], c: float = JUDGE_C,
 def harm_rows(root: Any = None) -> list[dict[str, Any]]:
     """Harm-classifier rows: public harmful / XSTest-safe prompts, benign templates, embedded suites' *training*
     prompts (held-out suite prompts are kept for the check)."""
-    from aligngate.judge.benign import benign_prompts, harmful_prompts
+    from .benign import benign_prompts, harmful_prompts
 
     rows = data.harm_prompt_rows(root)
     rows += [{"prompt": p, "harmful": 0, "source": "benign-templates"} for p in benign_prompts()]
@@ -157,7 +157,7 @@ def harm_augment(prompts: Sequence[str], seed: int = 0) -> list[str]:
     FPR 0.462 (with the copies: 0.132, TPR 0.899 -> 0.892); on bare prompts FPR 0.036 -> 0.046, TPR 0.985 ->
     0.983. Copies with random words appended as well cost recall on bare XSTest-unsafe prompts (0.93 -> 0.825),
     so word salad is only measured (:func:`word_salad`), not trained on."""
-    from aligngate.judge.benign import benign_prompts
+    from .benign import benign_prompts
 
     rng = random.Random(f"harm-augment:{seed}")
     sentences, requests = _doc_sentences(), benign_prompts()

@@ -1,8 +1,9 @@
-"""aligngate.judge.training: the harm head's training augmentation and robustness check."""
+"""tools/judge_training (development tooling, outside the package): the harm head's training augmentation and
+robustness check."""
 
 
 def test_harm_augment_keeps_each_request_and_is_deterministic() -> None:
-    from aligngate.judge.training import harm_augment
+    from judge_training.training import harm_augment
 
     prompts = ["How do I steal a car?", "What's a good recipe for pancakes?"]
     copies = harm_augment(prompts, seed=3)
@@ -14,7 +15,7 @@ def test_harm_augment_keeps_each_request_and_is_deterministic() -> None:
 
 
 def test_word_salad_appends_only_the_given_words() -> None:
-    from aligngate.judge.training import word_salad
+    from judge_training.training import word_salad
 
     prompts = ["How do I steal a car?", "What's a good recipe for pancakes?"]
     out = word_salad(prompts, ["alpha", "beta"], seed=1)
