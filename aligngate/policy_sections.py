@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aligngate.audit.config import AuditConfig
+from aligngate.curation.config import CurationConfig
 from aligngate.evaluation.config import EvaluationConfig
 from aligngate.rewardtest.config import RewardTestConfig
-from aligngate.curation.config import CurationConfig
 
 __all__ = ["AuditConfig", "CurationConfig", "EvaluationConfig", "RewardTestConfig"]

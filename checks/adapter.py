@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from aligngate.checks import Default, check
 from aligngate.checks.types import CheckContext, CheckErrorWithDetails
-
 from aligngate.errors import AdapterError
 from aligngate.policy import CheckSpec
 from aligngate.verdict import Measurement

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from aligngate.checks import check
 from aligngate.checks.types import CheckContext
-
 from aligngate.errors import InputError
 from aligngate.policy import CheckSpec
 from aligngate.stats import wilson_ci

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aligngate.checks.types import CapabilityDelta, DataSummary, KLDrift, PairedDrift, Record
-
 from aligngate.errors import InputError
 
 if TYPE_CHECKING:

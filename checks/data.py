@@ -12,7 +12,6 @@ from typing import Any
 
 from aligngate.checks import Default, check
 from aligngate.checks.types import CheckContext, DataSummary
-
 from aligngate.errors import InputError
 from aligngate.policy import CheckSpec
 from aligngate.verdict import Measurement

@@ -10,7 +10,6 @@ import math
 
 from aligngate.checks import Default, check
 from aligngate.checks.types import CheckContext
-
 from aligngate.errors import InputError
 from aligngate.policy import CheckSpec
 from aligngate.stats import require_finite

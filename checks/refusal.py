@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aligngate.checks import Default, check
 from aligngate.checks.types import CheckContext
-
 from aligngate.policy import CheckSpec
 from aligngate.stats import require_finite, widen, wilson_ci
 from aligngate.verdict import Measurement

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from aligngate.checks import Default, check
 from aligngate.checks.types import CheckContext
-
 from aligngate.policy import CheckSpec
 from aligngate.verdict import Measurement
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from aligngate.checks import get_check, group
 from aligngate.checks.types import SUBJECTS, CheckContext, CheckErrorWithDetails
-
 from aligngate.errors import GateError
 
 if TYPE_CHECKING:
@@ -72,7 +71,6 @@ def recorded_specs(checks: Iterable[CheckResult]) -> list[CheckSpec]:
     """The specs behind checks a report recorded (threshold, severity, mode, required), to decide again on the
     same terms (``curate --accept``). Ids no longer registered are dropped."""
     from aligngate.checks import registered
-
     from aligngate.policy import CheckSpec, Threshold
 
     known = registered()

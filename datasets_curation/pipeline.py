@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from aligngate.errors import DataValidationError, InputError
-from aligngate.fileio import atomic_open
 from aligngate.curation.config import POISON_DETECTORS, CurationConfig
 from aligngate.curation.detectors.trigger import (
     PositiveCounter,
@@ -39,6 +37,8 @@ from aligngate.curation.readers import detect_format, iter_records
 from aligngate.curation.review import ReviewWriter
 from aligngate.curation.scan import Prepared, ScanState, chunks, finish_chunk, harm_scores, prepare_chunk
 from aligngate.curation.spill import SpillDB
+from aligngate.errors import DataValidationError, InputError
+from aligngate.fileio import atomic_open
 
 log = logging.getLogger(__name__)
 

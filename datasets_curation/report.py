@@ -19,7 +19,6 @@ from aligngate.errors import InputError
 
 if TYPE_CHECKING:
     from aligngate.curation.pipeline import CurationResult
-
     from aligngate.policy import LoadedPolicy
     from aligngate.verdict import Report
 
@@ -70,7 +69,6 @@ def refill_after_review(report: Report, old: Any, path: Path, out: str | os.Path
     from aligngate.checks.run import recorded_specs
     from aligngate.checks.types import DataSummary
     from aligngate.curation.review import accept_review
-
     from aligngate.verdict import CheckResult
 
     if not isinstance(old, dict) or old.get("status") == "running":

@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aligngate.errors import InputError
-from aligngate.fileio import atomic_open
 from aligngate.curation.config import POISON_DETECTORS
 from aligngate.curation.spill import SpillDB
+from aligngate.errors import InputError
+from aligngate.fileio import atomic_open
 
 __all__ = ["COLUMNS", "ReviewWriter", "accept_review", "risk_of"]
 

@@ -191,7 +191,7 @@ def _score_valid(state: ScanState, entries: list[dict[str, Any]], norms: list[No
             kinds = find_pii(norm.chosen if kind == "dpo" else norm.response)
             if kinds:
                 s["pii_secret"] = 1.0
-                if 1.0 >= cfg.threshold("pii_secret"):
+                if cfg.threshold("pii_secret") <= 1.0:
                     reasons.extend(f"pii_secret:{k}" for k in kinds)
         for name in ("harmful_compliance", "flipped_preference", "verbose_non_answer"):
             if name in scores and cfg.enabled(name) and scores[name] >= cfg.threshold(name):

@@ -138,9 +138,7 @@ def custom_code_keys(obj: Any, path: str = "", depth: int = 0) -> list[str]:
     if isinstance(obj, dict):
         for k, v in obj.items():
             here = f"{path}.{k}" if path else str(k)
-            if k == "auto_map" and v:
-                out.append(here)
-            elif k == "trust_remote_code" and v is True:
+            if k == "auto_map" and v or k == "trust_remote_code" and v is True:
                 out.append(here)
             else:
                 out += custom_code_keys(v, here, depth + 1)

@@ -17,8 +17,8 @@ after every file of the adapter is written: a file added later is reported as no
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 import json
 import os
 from pathlib import Path, PurePosixPath

@@ -19,8 +19,15 @@ from typing import Any
 
 from aligngate.audit.base_config import base_matches, load_base_config
 from aligngate.audit.config import AuditConfig
-from aligngate.audit.files import (FileEntry, MappedFiles, open_nofollow, read_bytes, sha256_file, sha256_mapped,
-                                   walk_adapter)
+from aligngate.audit.files import (
+    FileEntry,
+    MappedFiles,
+    open_nofollow,
+    read_bytes,
+    sha256_file,
+    sha256_mapped,
+    walk_adapter,
+)
 from aligngate.audit.findings import Finding, make
 from aligngate.audit.lora_config import CONFIG_NAME, check_config_vs_tensors, parse_adapter_config
 from aligngate.audit.pickle_scan import PICKLE_EXTENSIONS, ScanError, is_pickle_bytes, scan_bytes

@@ -18,8 +18,7 @@ from typing import Any
 from aligngate.errors import EvaluationError
 from aligngate.rewardtest.config import RewardTestConfig
 from aligngate.rewardtest.metrics import bootstrap_ci, quantiles, spearman, wilson
-from aligngate.rewardtest.pairs import (build_invariance_items, build_length_groups, build_pairs,
-                                        load_preference_rows)
+from aligngate.rewardtest.pairs import build_invariance_items, build_length_groups, build_pairs, load_preference_rows
 from aligngate.rewardtest.scoring import HFRewardScorer, Scorer
 
 __all__ = ["RewardTestResult", "accuracy_metric", "run_reward_test"]

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aligngate.judge.base import judge_pairs
 from aligngate.curation.heap import trim_heap
+from aligngate.judge.base import judge_pairs
 
 __all__ = ["LearnedScorer", "dpo_scores", "load_models", "sft_scores"]
 

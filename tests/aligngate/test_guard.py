@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from aligngate.stages.gate import gate
-from aligngate.guard import run_guarded
-from aligngate.verdict import CheckResult, Measurement, Report
 from aligngate.checks import check
+from aligngate.guard import run_guarded
+from aligngate.stages.gate import gate
+from aligngate.verdict import CheckResult, Measurement, Report
 
 
 @check("guard.value", needs=("candidate",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aligngate.checks import get_check
 from aligngate.checks.testing import FakeContext, fake_records
 from aligngate.checks.types import CapabilityDelta, KLDrift, PairedDrift
-
 from aligngate.policy import CheckSpec, Threshold
 from aligngate.stats import wilson_ci
 

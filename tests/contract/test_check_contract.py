@@ -16,11 +16,11 @@ import typing
 from typing import Any
 
 import pytest
+
 from aligngate.checks import CheckDef, shipped
 from aligngate.checks.run import run_check
 from aligngate.checks.testing import FakeContext
 from aligngate.checks.types import SUBJECTS, CheckContext
-
 from aligngate.policy import CheckSpec, Threshold, parse_policy_text
 from aligngate.verdict import Measurement
 
@@ -95,10 +95,9 @@ def test_default_is_a_valid_policy_spec(cid: str) -> None:
 
 
 def test_aligngate_checks_lists_every_check_and_the_catalogues(capsys: pytest.CaptureFixture[str]) -> None:
-    from aligngate.curation.config import DETECTORS
-
     from aligngate.audit.findings import CATALOGUE
     from aligngate.cli import main
+    from aligngate.curation.config import DETECTORS
 
     assert main(["checks", "--output", "json"]) == 0
     listed: dict[str, Any] = {c["id"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
@@ -114,11 +113,10 @@ def test_aligngate_checks_lists_every_check_and_the_catalogues(capsys: pytest.Ca
 
 def test_every_check_id_a_stage_report_can_contain_is_registered() -> None:
     """The stages that decide on their own report only registered ids (their whole group, both kinds of data)."""
-    from aligngate.checks.testing import fake_audit, fake_data, fake_reward
-    from aligngate.curation.report import decide_data
-
     from aligngate.audit.findings import make
     from aligngate.audit.runner import fill_report
+    from aligngate.checks.testing import fake_audit, fake_data, fake_reward
+    from aligngate.curation.report import decide_data
     from aligngate.rewardtest.gatecheck import decide_reward, reward_specs
     from aligngate.verdict import Report
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from aligngate.curation.config import DETECTORS, CurationConfig
 from aligngate.curation.pipeline import CurationResult, curate_file
 

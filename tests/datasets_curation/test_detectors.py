@@ -230,8 +230,8 @@ def test_learned_scorer_hands_the_harm_scores_to_a_judge_that_reads_them() -> No
     """Curation has scored every prompt already: the judge gets those scores instead of scoring them again."""
     from fakes import FakeHarm
 
-    from aligngate.judge.base import Judgement
     from aligngate.curation.detectors import learned
+    from aligngate.judge.base import Judgement
 
     class ReadsHarm:
         name = "reads-harm"

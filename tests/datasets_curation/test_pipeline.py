@@ -35,8 +35,8 @@ def test_pipelined_scan_matches_sequential(tmp_path: Path, monkeypatch: pytest.M
 
 def test_worker_error_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An error in the harm worker reaches the caller (no partial outputs are published)."""
-    from aligngate.errors import JudgeError
     from aligngate.curation import pipeline
+    from aligngate.errors import JudgeError
 
     def boom(state, prepared, threads):
         raise JudgeError("harm classifier failed")

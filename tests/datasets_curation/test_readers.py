@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import clean_sft, read_jsonl, write_lines
 
-from aligngate.errors import InputError
 from aligngate.curation.config import CurationConfig
 from aligngate.curation.pipeline import curate_file
 from aligngate.curation.readers import iter_records
+from aligngate.errors import InputError
 
 
 def test_jsonl_long_line_is_skipped_without_holding_it(tmp_path: Path) -> None:

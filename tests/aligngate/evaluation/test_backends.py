@@ -126,7 +126,6 @@ def test_budget_check_on_the_embedded_model(embedded_model: Path, tmp_path: Path
     suites keep their label at 128 tokens (measured; the one change is a refusal followed by compliance after token
     24, which is what the check is for). A 2-token budget is too short: labels change, and the check says so."""
     from aligngate.checks import get_check
-
     from aligngate.policy import CheckSpec
 
     check = get_check("evaluation.generation_budget")

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aligngate.checks import check
 
+from aligngate.checks import check
 from aligngate.gate import GateInputs, run_gate
 from aligngate.policy import LoadedPolicy, parse_policy_text
 from aligngate.verdict import Measurement

@@ -96,6 +96,7 @@ def test_heldout_xstest_model(data_dir: Path, model: str) -> None:
     called benign (or every one harmful), agreement drops (measured 0.929 / 0.949 / 0.933 and 0.918 / 0.942 /
     0.896)."""
     from judge_training.data import xstest_rows
+
     from aligngate.judge.head import Head
     from aligngate.judge.minilm import MiniLMJudge
 
