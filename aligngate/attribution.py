@@ -24,20 +24,63 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aligngate.errors import InputError
 
-__all__ = ["Attribution", "AttributedRow", "FlippedPrompt", "TrainingRow", "attribute", "flipped_prompts",
-           "load_training_rows", "precision_at"]
+__all__ = ["ATTRIBUTION_SCHEMA", "REGRESSION_CHECKS", "Attribution", "AttributedRow", "FlippedPrompt", "TrainingRow",
+           "attribute", "flipped_prompts", "for_gate", "load_training_rows", "precision_at", "regressed_directions"]
 
 log = logging.getLogger(__name__)
 
 POISON_REASONS = ("harmful_compliance", "flipped_preference")
 """Quarantine reasons that mark a row as harmful compliance whatever the scores say."""
+
+REGRESSION_CHECKS: dict[str, tuple[str, ...]] = {
+    "refusal_drop": ("refusal.harmful_refusal_rate", "drift.harmful_refusal_delta"),
+    "over_refusal_rise": ("refusal.over_refusal_rate", "drift.over_refusal_delta"),
+}
+"""The checks whose failure makes the gate attribute flips of that direction."""
+
+_ROW: dict[str, Any] = {
+    "type": "object",
+    "required": ["file", "line", "reasons", "similarity", "weight", "score", "request"],
+    "properties": {
+        "file": {"type": "string", "description": "curated.jsonl or quarantine.jsonl of the --data-report"},
+        "line": {"type": "integer", "description": "1-based line of the row in the curated input (its _line)"},
+        "reasons": {"type": "array", "items": {"type": "string"}, "description": "the row's curation reasons"},
+        "similarity": {"type": "number", "description": "cosine of the two requests' judge-encoder embeddings"},
+        "weight": {"type": "number", "description": "how much the row looks like what teaches the flip"},
+        "score": {"type": "number", "description": "similarity x weight (rows ranked by it)"},
+        "request": {"type": "string", "description": "the row's request (first 200 characters)"},
+    },
+}
+ATTRIBUTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Regression attribution (gate runs with --data-report whose candidate failed a refusal or "
+                   "over-refusal check): the tuning rows most likely behind each prompt that flipped.",
+    "required": ["directions", "flipped", "rows_read", "seconds", "top"],
+    "properties": {
+        "data_report": {"type": "string"},
+        "directions": {"type": "array", "items": {"enum": ["refusal_drop", "over_refusal_rise"]}},
+        "paired": {"type": "boolean", "description": "false: no baseline, every failing candidate prompt counts"},
+        "rows_read": {"type": "integer"},
+        "seconds": {"type": "number", "description": "wall time attribution added to the gate run"},
+        "error": {"type": "string", "description": "why attribution could not run (the verdict is block anyway)"},
+        "flipped": {"type": "array", "items": {
+            "type": "object", "required": ["prompt", "direction", "rows"],
+            "properties": {"prompt": {"type": "string"}, "direction": {"type": "string"},
+                           "suite": {"type": "string"}, "id": {"type": "string"},
+                           "rows": {"type": "array", "items": _ROW}}}},
+        "top": {"type": "array", "description": "the ten best (row, flipped prompt) pairs, one per row",
+                "items": {**_ROW, "properties": {**_ROW["properties"], "prompt": {"type": "string"},
+                                                   "direction": {"type": "string"}}}},
+    },
+}
+"""JSON Schema of ``report.json``'s ``summary.attribution`` (published in ``report.v1.json``)."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +193,8 @@ def load_training_rows(data_report: str | Path) -> list[TrainingRow]:
     return rows
 
 
-def flipped_prompts(baseline: Sequence[dict[str, Any]], candidate: Sequence[dict[str, Any]]) -> list[FlippedPrompt]:
+def flipped_prompts(baseline: Sequence[Mapping[str, Any]],
+                    candidate: Sequence[Mapping[str, Any]]) -> list[FlippedPrompt]:
     """Prompts whose outcome flipped in a blocking direction, pairing records by (suite, id)."""
     from aligngate.evaluation.runner import counts_as_refused
 
@@ -195,7 +239,7 @@ def attribute(flipped: Sequence[FlippedPrompt], rows: Sequence[TrainingRow], *, 
     if not flipped or not rows:
         result.seconds = time.perf_counter() - t0
         return result
-    if judge is None:
+    if judge is None or not hasattr(judge, "encoder"):  # another judge kind: the MiniLM one embeds requests
         from aligngate.judge import get_judge
 
         judge = get_judge("minilm")
@@ -215,11 +259,59 @@ def attribute(flipped: Sequence[FlippedPrompt], rows: Sequence[TrainingRow], *, 
         scores = sims[qi] * w
         order = np.argsort(-scores, kind="stable")[:top_k]
         result.flipped.append({**asdict(fp), "rows": [asdict(AttributedRow(
-            file=rows[i].file, line=rows[i].line, reasons=list(rows[i].reasons), similarity=round(float(sims[qi, i]), 4),
+            file=rows[i].file, line=rows[i].line, reasons=list(rows[i].reasons),
+            similarity=round(float(sims[qi, i]), 4),
             weight=round(float(w[i]), 4), score=round(float(scores[i]), 4), request=rows[i].request[:200]))
             for i in order if scores[i] > 0]})
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def regressed_directions(checks: Sequence[Any]) -> list[str]:
+    """The flip directions whose :data:`REGRESSION_CHECKS` failed (status ``fail``) in a report's checks."""
+    failed = {getattr(c, "id", None) for c in checks if getattr(c, "status", None) == "fail"}
+    return [d for d, ids in REGRESSION_CHECKS.items() if failed.intersection(ids)]
+
+
+def _failures(candidate: Sequence[Mapping[str, Any]]) -> list[FlippedPrompt]:
+    """Without a baseline: every must-refuse prompt answered and every must-answer prompt not answered."""
+    from aligngate.evaluation.runner import counts_as_refused
+
+    out = []
+    for c in candidate:
+        refused = counts_as_refused(c["label"], c["expect"])
+        if c["expect"] == "refuse" and not refused:
+            out.append(FlippedPrompt(c["prompt"], "refusal_drop", c["suite"], str(c["id"])))
+        elif c["expect"] == "comply" and refused:
+            out.append(FlippedPrompt(c["prompt"], "over_refusal_rise", c["suite"], str(c["id"])))
+    return out
+
+
+def for_gate(checks: Sequence[Any], candidate: Sequence[Mapping[str, Any]] | None,
+             baseline: Sequence[Mapping[str, Any]] | None, data_report: str | Path, *, judge: Any = None,
+             top_k: int = 5) -> dict[str, Any] | None:
+    """The report's ``summary.attribution`` for a gate run (see :data:`ATTRIBUTION_SCHEMA`), or None when no
+    refusal / over-refusal check failed or the candidate was not evaluated. Never raises: the run is already
+    blocked when this runs, so a failure to attribute is recorded in the section (``error``), not as a run error
+    that would change the exit code."""
+    import time
+
+    directions = regressed_directions(checks)
+    if not directions or candidate is None:
+        return None
+    t0 = time.perf_counter()
+    section: dict[str, Any] = {"data_report": str(data_report), "directions": directions,
+                               "paired": baseline is not None}
+    try:
+        flips = flipped_prompts(baseline, candidate) if baseline is not None else _failures(candidate)
+        flips = [f for f in flips if f.direction in directions]
+        rows = load_training_rows(data_report)
+        result = attribute(flips, rows, judge=judge, top_k=top_k)
+    except Exception as exc:  # noqa: BLE001 - explanatory section of a blocked run
+        log.warning("regression attribution failed: %s", exc)
+        return {**section, "error": f"{type(exc).__name__}: {exc}", "flipped": [], "rows_read": 0,
+                "seconds": round(time.perf_counter() - t0, 2), "top": []}
+    return {**section, **result.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def precision_at(attribution: Attribution, truth: set[int], k: int, file: str | None = None) -> float:

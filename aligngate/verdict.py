@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aligngate.attribution import ATTRIBUTION_SCHEMA
 from aligngate.fileio import atomic_write_json
 
 __all__ = [
@@ -133,8 +134,10 @@ class Report(BaseModel):
     """UTC time the verdict was decided, ISO 8601."""
     versions: dict[str, str] = Field(default_factory=dict)
     """Versions of aligngate and of the libraries that measured."""
-    summary: dict[str, Any] = Field(default_factory=dict)
-    """Command-specific figures (per-suite metrics, counts) for renderers."""
+    summary: dict[str, Any] = Field(default_factory=dict,
+                                    json_schema_extra={"properties": {"attribution": ATTRIBUTION_SCHEMA}})
+    """Command-specific figures (per-suite metrics, counts) for renderers; a gate run with ``--data-report`` whose
+    candidate failed a refusal / over-refusal check adds ``attribution`` (:mod:`aligngate.attribution`)."""
 
     def finalize(self) -> Report:
         """Apply the verdict core and stamp the finish time; an inconclusive run says why in ``errors``."""

@@ -21,7 +21,20 @@ def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any
     from aligngate.fileio import sha256_tree
     from aligngate.modelio import looks_local  # the one place that decides local path vs hub id
 
+    from aligngate.served import is_endpoint, parse_endpoint
+
     info: dict[str, Any] = {"model": model, "adapter": adapter, "sha256": {}}
+    if model is not None and is_endpoint(model):
+        ep = parse_endpoint(model)
+        if adapter is not None and not ep.serves_adapter:
+            raise InputError(f"adapter {adapter} was given with the served model {ep.where()}: aligngate cannot "
+                             "apply a LoRA adapter to a model it does not load; serve the candidate with the adapter "
+                             "applied and add serves_adapter=true to the spec (the adapter's files are then audited)")
+        # no local files: the endpoint and the model id the server reports stand in for the sha256 of the weights
+        info["served"] = {**ep.describe(), "served_model": None,
+                          "note": "served model: no local files, so no sha256 of its weights; identified by "
+                                  "endpoint and the model id the server reported"}
+        model = None
     for role, path in (("model", model), ("adapter", adapter)):
         if path is None:
             continue
@@ -98,9 +111,29 @@ def run_checks(policy: LoadedPolicy, inputs: GateInputs, report: Report, out_dir
         report.errors.append(f"{policy.path}: spec.checks is empty: nothing to decide (fail closed)")
     _audit_first(ctx, report)
     report.checks.extend(run_checks_of(ctx, policy.policy.spec.checks))
+    for which in ("candidate", "baseline"):  # the model id a served endpoint reported answering
+        res = ctx.evaluation_if_computed(which)
+        if res is not None and "served" in report.subjects.get(which, {}):
+            report.subjects[which]["served"]["served_model"] = res.generation.get("served_model") or None
     report.summary.update(_summary(ctx))
+    if inputs.data_report:
+        _attribution(ctx, report)
     if out_dir is not None:
         _write_records(ctx, Path(out_dir))
+
+
+def _attribution(ctx: GateContext, report: Report) -> None:
+    """``summary.attribution`` when the candidate failed a refusal / over-refusal check (issue 22): the tuning rows
+    of ``--data-report`` most likely behind each flipped prompt (:func:`aligngate.attribution.for_gate`)."""
+    from aligngate.attribution import for_gate, regressed_directions
+
+    if not regressed_directions(report.checks):
+        return
+    cand, base = ctx.evaluation_if_computed("candidate"), ctx.evaluation_if_computed("baseline")
+    section = for_gate(report.checks, cand.records if cand else None, base.records if base else None,
+                       str(ctx.inputs.data_report), judge=ctx.judge())
+    if section is not None:
+        report.summary["attribution"] = section
 
 
 def run_gate(policy: LoadedPolicy, inputs: GateInputs, out_dir: str | Path | None = None, *, progress: bool = True,

@@ -41,6 +41,16 @@ Started {{ r.started_at }}, finished {{ r.finished_at }}</p>
 <table><tr><th>prompt</th><th>baseline</th><th>candidate</th></tr>
 {% for f in d['flipped_refused_to_complied'] %}<tr><td>{{ f.prompt }}</td><td>{{ f.baseline }}</td>
 <td>{{ f.candidate }}</td></tr>{% endfor %}</table>{% endif %}
+{% set a = r.summary.get('attribution') %}{% if a %}
+<h2>Tuning rows behind the regression ({{ (a.get('flipped') or [])|length }} flipped prompts,
+{{ a.get('rows_read', 0) }} rows of <code>{{ a.get('data_report', '') }}</code> read, {{ a.get('seconds', 0) }} s)</h2>
+{% if a.get('error') %}<p class="error">Attribution could not run: {{ a['error'] }}</p>
+{% elif not a.get('top') %}<p>No tuning row resembles a flipped prompt.</p>
+{% else %}<table><tr><th>score</th><th>row</th><th>reasons</th><th>similarity</th><th>row request</th>
+<th>flipped prompt</th></tr>
+{% for t in a['top'][:10] %}<tr><td>{{ '%.3f'|format(t.score) }}</td><td><code>{{ t.file }}:{{ t.line }}</code></td>
+<td>{{ (t.reasons or [])|join(', ') or '-' }}</td><td>{{ '%.3f'|format(t.similarity) }}</td><td>{{ t.request }}</td>
+<td>{{ t.get('prompt', '') }} ({{ t.get('direction', '') }})</td></tr>{% endfor %}</table>{% endif %}{% endif %}
 {% if r.errors %}<h2>Errors</h2><ul>{% for e in r.errors %}<li class="error">{{ e }}</li>{% endfor %}</ul>{% endif %}
 <h2>Versions</h2><p>{% for k, v in r.versions.items() %}<code>{{ k }} {{ v }}</code> {% endfor %}</p>
 </body></html>

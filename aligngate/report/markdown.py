@@ -16,6 +16,26 @@ def _esc(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def _attribution(report: Any) -> list[str]:
+    """The top ten tuning rows behind the flipped prompts (``summary.attribution``), or nothing."""
+    att = (report.summary or {}).get("attribution")
+    if not isinstance(att, dict):
+        return []
+    out = [f"### Tuning rows behind the regression ({len(att.get('flipped') or [])} flipped prompts, "
+           f"{att.get('rows_read', 0)} rows of `{att.get('data_report', '')}` read, {att.get('seconds', 0)} s)", ""]
+    if att.get("error"):
+        return out + [f"Attribution could not run: {_esc(str(att['error']))}", ""]
+    top = att.get("top") or []
+    if not top:
+        return out + ["No tuning row resembles a flipped prompt.", ""]
+    out += ["| score | row | reasons | similarity | row request | flipped prompt |", "|---|---|---|---|---|---|"]
+    for r in top[:10]:
+        out.append(f"| {r['score']:.3f} | `{r['file']}:{r['line']}` | {', '.join(r.get('reasons') or []) or '-'} | "
+                   f"{r['similarity']:.3f} | {_esc(r['request'])[:120]} | {_esc(r.get('prompt', ''))[:120]} "
+                   f"({r.get('direction', '')}) |")
+    return out + [""]
+
+
 def render_markdown(report: Any) -> str:
     """The report as GitHub-flavoured Markdown (under 64 KiB)."""
     icon = "✅ PASS" if report.verdict == "pass" else "❌ BLOCK"
@@ -55,6 +75,7 @@ def render_markdown(report: Any) -> str:
         for f in drift["flipped_refused_to_complied"][:20]:
             out.append(f"- {_esc(f['prompt'])[:160]} → _{_esc(f['candidate'])[:120]}_")
         out += ["", "</details>", ""]
+    out += _attribution(report)
     if report.errors:
         out += ["### Errors", ""] + [f"- {_esc(e)}" for e in report.errors] + [""]
     text = "\n".join(out)
