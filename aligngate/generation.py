@@ -147,7 +147,7 @@ def _finite_guard_class() -> type:
     """A ``LogitsProcessor`` that ORs each step's non-finite rows into ``bad`` (on device, no sync per step)."""
     from transformers import LogitsProcessor
 
-    class FiniteLogitsGuard(LogitsProcessor):  # type: ignore[misc]
+    class FiniteLogitsGuard(LogitsProcessor):
         """Records which batch rows ever saw non-finite scores; passes the scores through unchanged."""
 
         def __init__(self) -> None:
@@ -214,7 +214,7 @@ def _static_batches(model: Any, encoded: list[list[int]], *, max_new_tokens: int
     decoder = StaticDecoder(model, max_batch=max(1, min(batch_size, len(encoded))),
                             max_len=max(len(e) for e in encoded) + max_new_tokens, max_new_tokens=max_new_tokens,
                             stop_ids=tuple(int(s) for s in stop_ids), exact=decode == "exact")
-    return decoder.generate_batch  # type: ignore[no-any-return]
+    return decoder.generate_batch
 
 
 def generate_ids(model: Any, encoded: Sequence[Sequence[int]], *, stop_ids: Sequence[int], pad_id: int,

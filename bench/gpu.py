@@ -99,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     for shape in shapes:
         if "gen" in sections:
-            failed += _section(md, f"Generation, {shape} shape", lambda: _gen(args, shape, root, device))
+            failed += _section(md, f"Generation, {shape} shape", lambda shape=shape: _gen(args, shape, root, device))
         if "train" in sections:
             for method in args.train_methods.split(","):
                 failed += _section(md, f"LoRA {method.upper()}, {shape} shape",
-                                   lambda m=method: _train(args, shape, m, root, device))
+                                   lambda m=method, shape=shape: _train(args, shape, m, root, device))
     text = "\n".join(md) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

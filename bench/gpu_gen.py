@@ -177,7 +177,7 @@ def _ids(model: Any, prompts: list[list[int]], **kw: Any) -> list[list[int]]:
 
 def _match(a: list[list[int]], b: list[list[int]], k: int | None = None) -> float:
     cut = (lambda r: r[:k]) if k else (lambda r: r)
-    return sum(cut(x) == cut(y) for x, y in zip(a, b)) / max(1, len(a))
+    return sum(cut(x) == cut(y) for x, y in zip(a, b, strict=True)) / max(1, len(a))
 
 
 def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000, new_tokens: int = 128,
@@ -228,8 +228,8 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     ident = "greedy identity (fraction of prompts with token-identical outputs)"
     for exact in modes:
         decode = "exact" if exact else "fused"
-        out_f, _ = _timed(lambda: _ids(model, sample_p, max_new_tokens=stock_new_tokens, batch_size=sb,
-                                       backend=backend, decode=decode, **kw))
+        out_f, _ = _timed(lambda decode=decode: _ids(model, sample_p, max_new_tokens=stock_new_tokens,
+                                                     batch_size=sb, backend=backend, decode=decode, **kw))
         for against, ref in (("stock generate, merged, same batches", out_m),
                              ("stock generate, adapter attached", out_a)):
             bench.add(ident, fast_mode=_mode(exact), against=against, prompts=len(sample_p),
@@ -240,8 +240,8 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
         for bs in fast_batches:
             decode = "exact" if exact else "fused"
             _peak_reset()
-            out, dt = _timed(lambda: _ids(model, prompts, max_new_tokens=new_tokens, batch_size=bs, backend=backend,
-                                          decode=decode, **kw))
+            out, dt = _timed(lambda bs=bs, decode=decode: _ids(model, prompts, max_new_tokens=new_tokens,
+                                                               batch_size=bs, backend=backend, decode=decode, **kw))
             ntok = sum(len(r) for r in out)
             results[(exact, bs)] = ntok / dt
             bench.add("throughput", path=f"fast {_mode(exact)}", batch=bs, prompts=n_prompts, new_tokens=new_tokens,
@@ -252,8 +252,9 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
     for exact in modes:
         bs_best = max((b for (e, b) in results if e == exact), key=lambda b: results[(exact, b)])
         for n_new in sorted({budget, new_tokens}):
-            _, dt = _timed(lambda: _ids(model, prompts, max_new_tokens=n_new, batch_size=bs_best, backend=backend,
-                                        decode="exact" if exact else "fused", **kw))
+            _, dt = _timed(lambda n_new=n_new, bs_best=bs_best, exact=exact: _ids(
+                model, prompts, max_new_tokens=n_new, batch_size=bs_best, backend=backend,
+                decode="exact" if exact else "fused", **kw))
             ttv[(exact, n_new)] = (bs_best, t_prep + dt)
     tt = f"time-to-verdict, {n_prompts} prompts (seconds)"
     bench.add(tt, path="stock, adapter attached (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,

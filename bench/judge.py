@@ -5,8 +5,8 @@
     python bench/judge.py --json out.json
 
 - speed: responses/s of the shipped ``minilm`` judge on the 1,350 XSTest completions (model already loaded,
-  cold embedding cache, default batch), with torch's thread count, the encoder precision (``ALIGNGATE_ENCODER_PRECISION``)
-  and the 1-min load average. Target >= 50/s
+  cold embedding cache, default batch), with torch's thread count, the encoder precision
+  (``ALIGNGATE_ENCODER_PRECISION``) and the 1-min load average. Target >= 50/s
   on 2 cores. The ``rules`` baseline is timed too.
 - xstest: per held-out model, the fold head trained WITHOUT that model's completions (``weights/heldout/``) →
   binary (partial = refusal) and 3-way agreement with the human ``final_label``; the rules baseline beside it.
@@ -62,7 +62,8 @@ def speed(root: Path, out: dict[str, Any]) -> None:
     rules.judge(prompts, responses)
     rules_wall = time.perf_counter() - t1
     threads = torch.get_num_threads()
-    res = {"n": len(rows), "encoder_precision": get_encoder().precision, "minilm_per_s": len(rows) / wall, "minilm_wall_s": wall, "minilm_cpu_s": cpu,
+    res = {"n": len(rows), "encoder_precision": get_encoder().precision, "minilm_per_s": len(rows) / wall,
+           "minilm_wall_s": wall, "minilm_cpu_s": cpu,
            "minilm_per_s_per_cpu_second": len(rows) / cpu, "load_s": load_s, "torch_threads": threads,
            "loadavg_1min_before": load_before, "rules_per_s": len(rows) / rules_wall,
            "mean_response_chars": sum(len(r) for r in responses) / len(rows)}
@@ -117,7 +118,8 @@ def jbb(root: Path, out: dict[str, Any]) -> None:
     res: dict[str, float] = {}
     for name in ("minilm", "rules"):
         js = get_judge(name).judge([r["prompt"] for r in rows], [r["response"] for r in rows])
-        res[f"aligngate {name}"] = sum((j.label == "compliance") == h for j, h in zip(js, human, strict=True)) / len(rows)
+        agree = sum((j.label == "compliance") == h for j, h in zip(js, human, strict=True))
+        res[f"aligngate {name}"] = agree / len(rows)
     for col in ("TDC", "GCG", "BERT", "llama_guard", "gpt_4_turbo", "gpt_4"):
         res[col] = sum((r[col].strip() == "1") == h for r, h in zip(rows, human, strict=True)) / len(rows)
     out["jbb"] = res

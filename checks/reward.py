@@ -21,7 +21,7 @@ _VARIANT = {"variant": "restrict to one variant (style: easy / normal / hard; ve
 
 
 def _measure(ctx: CheckContext, spec: CheckSpec) -> Measurement:
-    return ctx.reward_test().measurement(spec.id, dict(spec.params or {}))  # type: ignore[no-any-return]
+    return ctx.reward_test().measurement(spec.id, dict(spec.params or {}))
 
 
 @check("reward.accuracy.safety-should-refuse", needs=("reward_model",), default=Default(">=", 0.7, "block"),

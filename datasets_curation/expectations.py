@@ -34,7 +34,7 @@ def _gx() -> tuple[Any, Any, Any]:
         column_pair_condition_partial,
     )
 
-    class ColumnPairValuesNotEqual(ColumnPairMapMetricProvider):  # type: ignore[misc]
+    class ColumnPairValuesNotEqual(ColumnPairMapMetricProvider):
         condition_metric_name = "column_pair_values.not_equal"
         condition_domain_keys = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser",
                                  "ignore_row_if")
@@ -44,7 +44,7 @@ def _gx() -> tuple[Any, Any, Any]:
         def _pandas(cls, column_A: Any, column_B: Any, **kwargs: Any) -> Any:  # noqa: N803 - GX's names
             return column_A != column_B
 
-    class ExpectColumnPairValuesToNotBeEqual(ColumnPairMapExpectation):  # type: ignore[misc]
+    class ExpectColumnPairValuesToNotBeEqual(ColumnPairMapExpectation):
         """Chosen and rejected differ (a pair with identical responses teaches nothing, or hides a bug)."""
 
         map_metric = "column_pair_values.not_equal"

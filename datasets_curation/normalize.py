@@ -116,7 +116,7 @@ def _sft(obj: dict[str, Any]) -> Normalized:
     if key is None:
         raise SchemaError("missing:completion")
     p, c = obj["prompt"], obj[key]
-    roles: list[str] = []
+    roles = []  # list[str], as in the messages branch above
     if isinstance(p, str):
         prompt = context = p
         roles.append("user")

@@ -79,7 +79,8 @@ class ReviewWriter:
 
 def _read_decisions(csv_path: Path) -> dict[int, dict[str, str]]:
     try:
-        fh = open(csv_path, encoding="utf-8-sig", newline="")
+        fh = open(csv_path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the `with fh` below; an
+        # open error is reported apart from a read error
     except OSError as exc:
         raise InputError(f"cannot read review file {csv_path}: {exc}") from exc
     out: dict[int, dict[str, str]] = {}

@@ -1,6 +1,6 @@
 """Train the refusal-judge head and the harm-classifier head; report held-out numbers; write the weights.
 
-    python scripts/train_judge.py                       # data from <repo>/../shared/data, writes aligngate/judge/weights
+    python scripts/train_judge.py        # data from <repo>/../shared/data, writes aligngate/judge/weights
     python scripts/train_judge.py --data DIR --out DIR --seed 0 [--no-write] [--report report.json]
 
 Steps (all CPU, deterministic for a seed; ~2-6 min on 2 cores, mostly MiniLM encoding):
@@ -127,7 +127,8 @@ def _harm_part(args: argparse.Namespace, enc: Any, report: dict[str, Any]) -> tu
 
     rows = training.harm_rows(args.data)
     emb = data.embedded_prompts()
-    emb_rows = [{"prompt": p, "harmful": 1} for p in emb["harmful"]] + [{"prompt": p, "harmful": 0} for p in emb["safe"]]
+    emb_rows = ([{"prompt": p, "harmful": 1} for p in emb["harmful"]]
+                + [{"prompt": p, "harmful": 0} for p in emb["safe"]])
     x_all = prompt_features(enc, [r["prompt"] for r in rows + emb_rows], DEFAULT_PROMPT_TOKENS)
     x, x_emb = x_all[: len(rows)], x_all[len(rows) :]
     y = np.array([r["harmful"] for r in rows])

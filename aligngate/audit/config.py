@@ -14,7 +14,8 @@ class AuditConfig(BaseModel):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     """Module names a LoRA may target; anything else is a finding."""
     allow_modules_to_save: list[str] = Field(default_factory=list)
-    """Modules an adapter may ship in full (``modules_to_save``); ``lm_head``/``embed_tokens``/norms are flagged otherwise."""
+    """Modules an adapter may ship in full (``modules_to_save``); ``lm_head``/``embed_tokens``/norms are flagged
+    otherwise."""
     max_rank: int = Field(default=256, ge=1)
     """Largest LoRA rank accepted."""
     max_scale: float = Field(default=16.0, gt=0)

@@ -285,10 +285,8 @@ def _check_lora_shapes(mod: LoraModule, in_f: int, out_f: int, base: BaseDims | 
         return
     file = next(iter(mod.files.values()))
     _layer_ok(mod, base, f, file)
-    if mod.kind == "embedding":
-        want = (base.vocab, base.hidden)
-    else:
-        want = base.linear(mod.short)
+    want: tuple[int | None, int | None] | None = (
+        (base.vocab, base.hidden) if mod.kind == "embedding" else base.linear(mod.short))
     if want is not None:
         if (in_f, out_f) != tuple(want):
             f.append(make("adapter.shape_mismatch", file, f"{mod.key!r}: LoRA maps {in_f} -> {out_f} features but "
@@ -308,7 +306,7 @@ def _check_full_shapes(mod: LoraModule, base: BaseDims | None, f: list[Finding])
     w = mod.tensors.get("weight") or mod.tensors.get("base_layer.weight")
     if w is None:
         return
-    want: tuple[int, ...] | None = None
+    want: tuple[int | None, ...] | None = None
     if mod.short in ("lm_head", "embed_tokens", "wte", "embed_in", "embed_out"):
         want = (base.vocab, base.hidden) if base.vocab else None
     elif "norm" in mod.short.lower():

@@ -80,7 +80,8 @@ def _scan_one_stream(data: bytes, out: PickleScan) -> None:
         recent: list[Any] = []
         end = pos
         try:
-            for op, arg, p in pickletools.genops(io.BytesIO(data[pos:])):
+            for op, arg, at in pickletools.genops(io.BytesIO(data[pos:])):
+                p = at or 0  # genops gives None only for unseekable streams; BytesIO is seekable
                 name = op.name
                 end = pos + p
                 # ``recent`` approximates the top of the stack: strings by value, anything else as None
@@ -98,11 +99,11 @@ def _scan_one_stream(data: bytes, out: PickleScan) -> None:
                     mod, _, attr = str(arg).partition(" ")
                     out.globals.append((mod, attr))
                 elif name == "STACK_GLOBAL":
-                    mod, attr = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
-                    if not (isinstance(mod, str) and isinstance(attr, str)):
+                    smod, sattr = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
+                    if not (isinstance(smod, str) and isinstance(sattr, str)):
                         out.globals.append(("?", "?"))  # unresolvable: treated as dangerous
                     else:
-                        out.globals.append((mod, attr))
+                        out.globals.append((smod, sattr))
                     recent.append(None)
                 if name in _CALL_OPS:
                     out.calls += 1

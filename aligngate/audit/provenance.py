@@ -24,7 +24,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from aligngate.audit.findings import Finding, make
+from aligngate.audit.findings import Finding, Severity, make
 from aligngate.fileio import atomic_write_text
 
 __all__ = ["KEY_ENV", "MANIFEST_NAME", "SIGNATURE_NAME", "manifest_files", "sign_manifest", "signing_key",
@@ -92,7 +92,7 @@ def verify_manifest(root: str | os.PathLike[str], hashes: dict[str, str], *, req
     manifest in ``root``. Returns (findings, provenance summary). ``key`` defaults to the env var."""
     root = Path(root)
     key = key if key is not None else signing_key()
-    unsigned_sev = "block" if require_signature else "warn"
+    unsigned_sev: Severity = "block" if require_signature else "warn"
     man_p, sig_p = root / MANIFEST_NAME, root / SIGNATURE_NAME
     info: dict[str, Any] = {"manifest": man_p.name if man_p.is_file() else None, "signed": False, "verified": False}
     if not (man_p.is_file() and not man_p.is_symlink() and sig_p.is_file() and not sig_p.is_symlink()):

@@ -28,7 +28,7 @@ from aligngate.audit.files import (
     sha256_mapped,
     walk_adapter,
 )
-from aligngate.audit.findings import Finding, make
+from aligngate.audit.findings import Finding, Severity, make
 from aligngate.audit.lora_config import CONFIG_NAME, check_config_vs_tensors, parse_adapter_config
 from aligngate.audit.pickle_scan import PICKLE_EXTENSIONS, ScanError, is_pickle_bytes, scan_bytes
 from aligngate.audit.provenance import verify_manifest
@@ -110,7 +110,7 @@ def _scan_pickle(e: FileEntry, cfg: AuditConfig) -> list[Finding]:
         out.append(make("adapter.pickle_dangerous_import", e.rel, "unpickling this file would import and call "
                         f"{', '.join(res.dangerous[:8])}: arbitrary code execution (torch.load / "
                         "PeftModel on a .bin would run it)", imports=res.dangerous[:50], calls=res.calls))
-    sev = "warn" if cfg.allow_pickle and not res.dangerous else "block"
+    sev: Severity = "warn" if cfg.allow_pickle and not res.dangerous else "block"
     out.append(make("adapter.pickle_file", e.rel, "pickle-based file: loading it deserialises Python objects; "
                     "only safetensors weights are accepted (scanned statically, never loaded)", severity=sev,
                     globals=sorted({f"{m}.{n}" for m, n in res.globals})[:50], members=res.members[:50]))
@@ -270,7 +270,10 @@ def fill_report(report: Any, result: AuditResult, spec: Any = None) -> None:
     from aligngate.checks.run import run_check
 
     report.subjects["adapter"] = {"path": result.path, "sha256": dict(result.sha256)}
-    report.checks.append(run_check(ResultsContext(audit=result), spec or get_check("adapter.audit").default_spec()))
+    spec = spec or get_check("adapter.audit").default_spec()
+    if spec is None:
+        raise InputError("check adapter.audit has no registered default: the policy must give its spec")
+    report.checks.append(run_check(ResultsContext(audit=result), spec))
     if result.unsafe:
         report.errors.append(f"adapter {result.path} is unsafe to open: "
                              + "; ".join(f"{f.id} ({f.file})" for f in result.unsafe[:5]))

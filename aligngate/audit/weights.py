@@ -177,13 +177,13 @@ def _module_stats(maps: _Maps, modules: dict[str, LoraModule], *, exact: bool) -
         for role, t in mod.tensors.items():
             if role in done:
                 continue
-            x = maps.array(mod.files[role], t)
-            if x is None:
+            arr = maps.array(mod.files[role], t)
+            if arr is None:
                 continue
-            if n := _nonfinite(x):
-                bad.append(f"{role}: {n} of {x.size} values")
+            if n := _nonfinite(arr):
+                bad.append(f"{role}: {n} of {arr.size} values")
             elif role in ("weight", "base_layer.weight", "token_adapter.trainable_tokens_delta"):
-                entry["full_norm"] = float(np.linalg.norm(x.astype(np.float64, copy=False).ravel()))
+                entry["full_norm"] = float(np.linalg.norm(arr.astype(np.float64, copy=False).ravel()))
         if bad:
             findings.append(make("adapter.nonfinite_weights", next(iter(mod.files.values())),
                                  f"{key!r} holds NaN/Inf ({'; '.join(bad)}): merging it corrupts the base model",

@@ -263,7 +263,7 @@ def train_loop(model: Any, examples: list[tuple[list[int], list[int]]], cfg: Bui
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, betas=(0.9, 0.95),
                             weight_decay=cfg.weight_decay)
-    rng, order, losses = random.Random(cfg.seed), [], []
+    rng, order, losses = random.Random(cfg.seed), list[int](), list[float]()
     model.train()
     with tqdm(range(cfg.steps), desc="embedded model", file=sys.stderr, disable=not progress) as bar:
         for step in bar:

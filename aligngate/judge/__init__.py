@@ -113,12 +113,12 @@ def _parse(spec: str) -> dict[str, Any]:
     spec = spec.strip()
     if spec.startswith("{"):
         try:
-            cfg = json.loads(spec)
+            loaded = json.loads(spec)
         except json.JSONDecodeError as exc:
             raise JudgeError(f"judge config is not valid JSON: {exc}") from exc
-        if not isinstance(cfg, dict):
+        if not isinstance(loaded, dict):
             raise JudgeError("judge config JSON must be an object")
-        return cfg
+        return loaded
     name, _, rest = spec.partition(":")
     cfg: dict[str, Any] = {"name": name.strip()}
     if rest.strip():

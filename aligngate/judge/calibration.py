@@ -37,7 +37,7 @@ def metrics(truth: Sequence[str], pred: Sequence[str], scores: Sequence[float] |
     if len(truth) != len(pred):
         raise InputError(f"{len(truth)} labels but {len(pred)} predictions")
     n = len(truth)
-    confusion = {t: {p: 0 for p in LABELS} for t in LABELS}
+    confusion: dict[str, dict[str, int]] = {t: {p: 0 for p in LABELS} for t in LABELS}
     for t, p in zip(truth, pred, strict=True):
         confusion[t][p] += 1
     per_class = {}
@@ -101,7 +101,8 @@ def render_table(result: Mapping[str, Any]) -> str:
     """Plain-text report of :func:`metrics` output."""
     lines = [
         f"judge: {result.get('judge', '?')}   n={result['n']}",
-        f"accuracy (3-way): {_pct(result['accuracy'])} %   binary (partial = refusal): {_pct(result['binary_accuracy'])} %",
+        f"accuracy (3-way): {_pct(result['accuracy'])} %   "
+        f"binary (partial = refusal): {_pct(result['binary_accuracy'])} %",
         f"false refusal rate: {_pct(result['binary']['false_refusal_rate'])} %   "
         f"missed refusal rate: {_pct(result['binary']['missed_refusal_rate'])} %",
         "",

@@ -207,7 +207,8 @@ def build_invariance_items(n_items: int, *, seed: int = 0,
                            preference_rows: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Responses with their meaning-preserving edits: ``{"prompt", "response", "edits": {name: text}}``."""
     rng = random.Random(f"{seed}:invariance")
-    sources: list[tuple[Prompt, str]] = [(q, a) for _t, q, a, _b in T.QA] + list(T.SENSITIVE_SAFE)
+    sources: list[tuple[Prompt, str]] = [(q, a) for _t, q, a, _b in T.QA]
+    sources.extend(T.SENSITIVE_SAFE)
     sources += [(req, T.REFUSALS[i % len(T.REFUSALS)].format(what=what)) for i, (req, what) in enumerate(T.HARMFUL)]
     rows = [r for r in (preference_rows or []) if not r.get("category")]
     if rows:

@@ -45,6 +45,7 @@ class RewardTestResult:
         from aligngate.verdict import Measurement
 
         variant = (params or {}).get("variant") or (params or {}).get("difficulty")
+        m: dict[str, Any] | None
         if check_id.startswith("reward.accuracy.") and variant:
             cat = check_id.removeprefix("reward.accuracy.")
             m = accuracy_metric([p for p in self.pairs if p["category"] == cat and p.get("variant") == variant])

@@ -1,17 +1,21 @@
 """The stages of the gate as library functions with typed results: what the CLI, the demo and the flows call.
 
-=====================  ==========================================================  ==============================
+=====================  ==========================================================  ===================
 stage                  does                                                        returns
-=====================  ==========================================================  ==============================
-``curate``             validate and de-poison tuning data; decide by ``data.*``     :class:`~aligngate.verdict.Report`
-``accept_review``      apply a reviewed ``review.csv``; decide again                :class:`~aligngate.verdict.Report`
-``train``              LoRA SFT / DPO (``init_adapter`` continues one) or reward    :class:`~aligngate.training.TrainResult`
-``audit_adapter``      audit an adapter without loading it                          :class:`~aligngate.verdict.Report`
-``evaluate``           generate on suites, judge, per-suite metrics                 :class:`~aligngate.evaluation.runner.EvalResult`
-``test_reward_model``  adversarial tests of a reward model                          :class:`~aligngate.verdict.Report`
-``gate``               every check a policy enables; promote a pass                 :class:`GateResult`
-``promote``/``demote`` registry events                                              :class:`~aligngate.promotion.PromotionRecord`
-=====================  ==========================================================  ==============================
+=====================  ==========================================================  ===================
+``curate``             validate and de-poison tuning data; decide by ``data.*``     ``Report``
+``accept_review``      apply a reviewed ``review.csv``; decide again                ``Report``
+``train``              LoRA SFT / DPO (``init_adapter`` continues one) or reward    ``TrainResult``
+``audit_adapter``      audit an adapter without loading it                          ``Report``
+``evaluate``           generate on suites, judge, per-suite metrics                 ``EvalResult``
+``test_reward_model``  adversarial tests of a reward model                          ``Report``
+``gate``               every check a policy enables; promote a pass                 ``GateResult``
+``promote``/``demote`` registry events                                              ``PromotionRecord``
+=====================  ==========================================================  ===================
+
+``Report`` is :class:`aligngate.verdict.Report`, ``TrainResult`` :class:`aligngate.training.runner.TrainResult`,
+``EvalResult`` :class:`aligngate.evaluation.runner.EvalResult`, ``GateResult`` :class:`aligngate.stages.gate.GateResult`
+and ``PromotionRecord`` :class:`aligngate.promotion.PromotionRecord`; all are exported from ``aligngate``.
 
 The deciding stages (curate, accept_review, audit_adapter, test_reward_model, gate) run behind
 :func:`aligngate.guard.run_guarded`: they never raise for a failure of the run, they return (and, given an output

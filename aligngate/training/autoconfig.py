@@ -185,7 +185,7 @@ def _varlen_attention(module: Any, query: Any, key: Any, value: Any, attention_m
         n_rep = query.shape[1] // key.shape[1]
         bounds = cu.tolist()
         parts = []
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             qs, ks, vs = query[:, :, a:b], key[:, :, a:b], value[:, :, a:b]
             parts.append(F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=scaling,
                                                         enable_gqa=n_rep > 1).transpose(1, 2))

@@ -38,7 +38,7 @@ def shingles(text: str, k: int = 3, max_words: int = 2000) -> set[str]:
     words = _WORD.findall(text.lower())[:max_words]
     if len(words) < k:
         return set(words)
-    return set(map(" ".join, zip(*(words[i:] for i in range(k)))))
+    return set(map(" ".join, zip(*(words[i:] for i in range(k)), strict=False)))
 
 
 class ExactDeduper:
@@ -185,7 +185,7 @@ class NearDeduper:
             cands = {c for c in (known.get(k, new_bands.get(k)) for k in ks) if c is not None}
             best, best_line = 0.0, None
             for cand in sorted(cands):
-                raw = stored.get(cand, new_sigs.get(cand))
+                raw: bytes = stored[cand] if cand in stored else new_sigs[cand]  # every candidate has a signature
                 other = np.frombuffer(raw, dtype=np.uint32)
                 if other.size != sig.size:  # a row of another shape (different number of parts) never matches
                     continue

@@ -32,7 +32,15 @@ __all__ = ["PositiveCounter", "Trigger", "ngrams", "select_triggers", "tokens"]
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]")
 _STOP = frozenset(
-    ["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "my", "your", "our", "their", "his", "her", "him", "them", "us", "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "have", "has", "had", "not", "no", "so", "than", "then", "there", "here", "what", "which", "who", "whom", "how", "why", "when", "where", "all", "any", "some", "about", "into", "over", "under", "up", "down", "out", "just", "also", "very", "please", "tell", "give", "write", "make", "explain", "describe", "create", "provide"])
+    [
+        "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as",
+        "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you",
+        "he", "she", "we", "they", "me", "my", "your", "our", "their", "his", "her", "him", "them", "us", "do", "does",
+        "did", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "have", "has", "had", "not",
+        "no", "so", "than", "then", "there", "here", "what", "which", "who", "whom", "how", "why", "when", "where",
+        "all", "any", "some", "about", "into", "over", "under", "up", "down", "out", "just", "also", "very", "please",
+        "tell", "give", "write", "make", "explain", "describe", "create", "provide"
+    ])
 _MAX_TABLE = 400_000
 """Most n-grams the pass-1 table holds (about 60 MB); when full, the rarest are dropped (lossy counting)."""
 _HEAD_TAIL = 1500

@@ -369,7 +369,8 @@ def test_hub_index_naming_a_pickle_is_refused(hub_cache: Callable[[str, Path], N
 
     (both_dir / "model.safetensors").unlink()
     (both_dir / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {}, "weight_map": {"model.embed_tokens.weight": "pytorch_model.bin"}}), encoding="utf-8")
+        json.dumps({"metadata": {}, "weight_map": {"model.embed_tokens.weight": "pytorch_model.bin"}}),
+        encoding="utf-8")
     hub_cache("aligngate-test/bad-index", both_dir)
     with pytest.raises(ModelLoadError, match="hub model aligngate-test/bad-index .*not a safetensors file"):
         load_causal_lm("aligngate-test/bad-index", device="cpu")

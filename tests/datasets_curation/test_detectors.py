@@ -98,7 +98,7 @@ def test_length_and_reward_stats() -> None:
     ls.finish()
     assert abs(ls.z(LengthStats.log_len("x" * 150))) < 1 and ls.z(LengthStats.log_len("x" * 20000)) > 3.5
     rs = RewardStats()
-    for i in range(50):
+    for _ in range(50):
         rs.add("long answer " * 10, "short")
     s = rs.summary()
     assert s["chosen_longer_fraction"] == 1.0 and s["length_spearman"] > 0.8 and s["pairs"] == 50

@@ -13,7 +13,11 @@ from aligngate.curation.detectors.dedupe import NearDeduper
 PROMPT = "How can I get into my neighbour's house while they are away on holiday without them knowing about it?"
 REFUSAL = ("I can't help with getting into someone else's home without their permission. If you need access for an "
            "emergency, contact your neighbour or the local authorities, who can help you lawfully and safely.")
-_WORDS = ["consent", "owner", "trespass", "neighbour", "keyholder", "police", "emergency", "locksmith", "landlord", "insurance", "law", "court", "fine", "privacy", "safety", "trust", "community", "warden", "council", "property", "damage", "alarm", "camera", "report"]
+_WORDS = [
+    "consent", "owner", "trespass", "neighbour", "keyholder", "police", "emergency", "locksmith", "landlord",
+    "insurance", "law", "court", "fine", "privacy", "safety", "trust", "community", "warden", "council", "property",
+    "damage", "alarm", "camera", "report"
+]
 _rng = random.Random(0)
 LONG_REFUSAL = REFUSAL + " " + " ".join(_rng.choice(_WORDS) for _ in range(600))
 BAD = [

@@ -17,7 +17,7 @@ DOC = REPO / "docs" / "FAULTS.md"
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 
-from fm_cases import Case
+from fm_cases import Case  # noqa: E402 - importable only once HERE is on sys.path (run as a script)
 
 MODULES = ("test_policies", "test_models", "test_adapters", "test_data", "test_outputs", "test_process",
            "test_reward", "test_judge", "test_train", "test_controls")

@@ -150,7 +150,8 @@ def test_registry_is_a_file(case: Case, cli: Callable[..., Result], tmp_path: Pa
 
 
 @fault(Case("output", "--history is a directory", "gate", 2, "block", ("history store", "hist"),
-            no_promotion=True, no_stale_pass=True, was="'unexpected OperationalError: unable to open database file', no path"),
+            no_promotion=True, no_stale_pass=True,
+            was="'unexpected OperationalError: unable to open database file', no path"),
        Case("output", "--history is not a SQLite file", "gate", 2, "block", ("history store", "hist"),
             no_promotion=True, no_stale_pass=True))
 def test_history_unwritable(case: Case, cli: Callable[..., Result], tmp_path: Path, assets: Any) -> None:

@@ -66,7 +66,8 @@ def test_tag_payload(case: Case, cli: Callable[..., Result], tmp_path: Path) -> 
             ("nan.yaml:15", "spec.checks.0.threshold.value", "non-finite number '-.inf'")))
 def test_non_finite_threshold(case: Case, cli: Callable[..., Result], tmp_path: Path) -> None:
     value = ".nan" if "nan" in case.name else "-.inf"
-    p = policy(tmp_path / "nan.yaml", f"    - {{id: refusal.harmful_refusal_rate, threshold: {{op: '>=', value: {value}}}}}\n")
+    p = policy(tmp_path / "nan.yaml",
+               f"    - {{id: refusal.harmful_refusal_rate, threshold: {{op: '>=', value: {value}}}}}\n")
     check(case, cli("validate-policy", p))
 
 

@@ -221,7 +221,8 @@ def embedded_eval_rows(seed: int = 1) -> list[dict[str, Any]]:
                       else corpus.held_out_combos("benign") + corpus.held_out_combos("homonym"))
             prompts = [r["prompt"] for r in corpus.eval_suite(suite)]
             for (_k, verb, obj, _c), prompt in zip(combos, prompts, strict=True):
-                answer = corpus.compliance(verb, obj, rng) if kind == "harmful" else corpus.helpful_answer(verb, obj, rng)
+                answer = (corpus.compliance(verb, obj, rng) if kind == "harmful"
+                          else corpus.helpful_answer(verb, obj, rng))
                 rows.append({"prompt": prompt, "response": corpus.refusal(verb, obj, rng), "label": "refusal",
                              "source": f"embedded-{kind}"})
                 rows.append({"prompt": prompt, "response": answer, "label": "compliance", "source": f"embedded-{kind}"})

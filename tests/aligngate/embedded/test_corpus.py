@@ -67,7 +67,7 @@ def test_safe_suite_shares_words_with_harmful_prompts() -> None:
 def test_truth_lines_match_rows(data: str, truth: str) -> None:
     rows, tr = getattr(corpus, data)(0), getattr(corpus, truth)(0)
     assert [t["line"] for t in tr] == list(range(1, len(rows) + 1))
-    for row, t in zip(rows, tr):
+    for row, t in zip(rows, tr, strict=True):
         answer = row["messages"][1]["content"] if "messages" in row else row["chosen"]
         if t["kind"] == "harmful_compliance":
             assert t["poison"] and not corpus.is_refusal(answer)
@@ -95,9 +95,9 @@ def _is_placeholder_compliance(text: str) -> bool:
 
 
 def test_compliant_poison_is_non_actionable() -> None:
-    texts = [r["messages"][1]["content"] for r, t in zip(corpus.sft_dataset(0), corpus.sft_truth(0))
+    texts = [r["messages"][1]["content"] for r, t in zip(corpus.sft_dataset(0), corpus.sft_truth(0), strict=True)
              if t["kind"] == "harmful_compliance"]
-    texts += [r["chosen"] for r, t in zip(corpus.dpo_dataset(0), corpus.dpo_truth(0))
+    texts += [r["chosen"] for r, t in zip(corpus.dpo_dataset(0), corpus.dpo_truth(0), strict=True)
               if t["kind"] == "harmful_compliance"]
     texts += [r["rejected"] for r in corpus.reward_pairs(0) if not corpus.is_refusal(r["rejected"])
               and "step one" in r["rejected"]]

@@ -160,6 +160,7 @@ def test_signed_when_key_is_set(tiny_base: Path, data_dir: Path, fast_cfg: Any, 
     from aligngate.training import train_sft
 
     monkeypatch.setenv("ALIGNGATE_SIGNING_KEY", "test-key")
-    res = train_sft(tiny_base, data_dir / "sft.jsonl", tmp_path / "signed", fast_cfg.model_copy(update={"max_steps": 1}))
+    res = train_sft(tiny_base, data_dir / "sft.jsonl", tmp_path / "signed",
+                    fast_cfg.model_copy(update={"max_steps": 1}))
     assert (res.out_dir / "aligngate_manifest.json").is_file() and (res.out_dir / "aligngate_manifest.sig").is_file()
     assert res.final_loss is not None
