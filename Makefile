@@ -44,6 +44,12 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not prefect"
 
+# ruff (rules in pyproject [tool.ruff]) over the repository, then mypy over the installed `aligngate` namespace
+# (tools/typecheck.py lays the package-dir mapping out under build/typecheck; strict on the public API, [tool.mypy]).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) tools/typecheck.py
+
 bench: install
 	$(PY) bench/curation.py && $(PY) bench/judge.py && $(PY) bench/audit.py
 
