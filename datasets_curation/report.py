@@ -62,24 +62,24 @@ def fill_report(report: Report, result: CurationResult, policy: LoadedPolicy | N
     })
 
 
-def refill_after_review(report: Report, old: Any, path: Path, out: str | os.PathLike[str],
+def refill_after_review(report: Report, old: Report, path: Path, out: str | os.PathLike[str],
                         reviewed: str | os.PathLike[str]) -> None:
     """Apply the reviewed CSV to the curate output in ``out`` and fill ``report`` from the earlier curate report
-    ``old`` (read from ``path``) with the new counts, deciding again with the specs ``old`` recorded."""
+    ``old`` (read from ``path`` with :func:`aligngate.report.read_report`) with the new counts, deciding again with
+    the specs ``old`` recorded."""
     from aligngate.checks.run import recorded_specs
     from aligngate.checks.types import DataSummary
     from aligngate.curation.review import accept_review
-    from aligngate.verdict import CheckResult
 
-    if not isinstance(old, dict) or old.get("status") == "running":
+    if old.status == "running":
         raise InputError(f"{path} is not a finished curate report (run curate first)")
-    report.policy, report.subjects = old.get("policy", {}), old.get("subjects", {})
-    report.summary.update(old.get("summary", {}))
+    report.policy, report.subjects = dict(old.policy), dict(old.subjects)
+    report.summary.update(old.summary)
     counts = dict(report.summary.get("counts") or {})
     if not counts.get("input"):
         raise InputError(f"{path} has no counts: not a completed curate run")
     try:
-        specs = recorded_specs(CheckResult.model_validate(c) for c in old.get("checks", []))
+        specs = recorded_specs(old.checks)
     except ValueError as exc:
         raise InputError(f"{path}: unreadable checks: {exc}") from None
     stats = accept_review(Path(out), Path(reviewed))

@@ -10,11 +10,10 @@ a missing input, broken lineage, an interrupt); the returned report carries it (
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aligngate.errors import InputError
 
@@ -55,13 +54,14 @@ def accept_review(out: str | os.PathLike[str], reviewed: str | os.PathLike[str])
     """Apply a reviewed ``review.csv`` to the curate output in ``out`` (rows marked ``release`` move to
     ``curated.jsonl``) and decide again with the checks as the curate run recorded them."""
     from aligngate.guard import run_guarded
+    from aligngate.report.read import read_report
 
     path = Path(out) / "report.json"
     # read the curate report before the guard replaces it with its in-progress marker
     try:
-        old: dict[str, Any] | Exception = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        old = InputError(f"cannot read {path} (run curate first): {exc}")
+        old: Report | Exception = read_report(path)
+    except InputError as exc:
+        old = InputError(f"{exc} (run curate first)")
 
     def body(report: Report) -> None:
         from aligngate.curation.report import refill_after_review
