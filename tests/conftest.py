@@ -18,6 +18,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))  # development tooling outside the package (judge_training)
+sys.path.insert(0, str(REPO / "tests" / "support"))  # test-only helpers (tiny_llama)
 SHARED_DATA = Path(os.environ.get("ALIGNGATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -46,7 +46,7 @@ def _one_thread(one_torch_thread: None) -> None:
 @pytest.fixture(scope="session")
 def rm_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Base model, data, config and policy files."""
-    from aligngate.training.tiny import build_tiny_llama
+    from tiny_llama import build_tiny_llama
 
     d = tmp_path_factory.mktemp("rm")
     build_tiny_llama(d / "base", tokenizer_texts(), hidden_size=64)

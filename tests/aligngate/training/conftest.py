@@ -22,8 +22,9 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama chat model (tokenizer trained on the embedded corpus)."""
+    from tiny_llama import build_tiny_llama
+
     from aligngate.embedded.corpus import pretrain_dialogues
-    from aligngate.training.tiny import build_tiny_llama
 
     texts = [m["content"] for r in pretrain_dialogues() for m in r["messages"]]
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-base"), texts, hidden_size=32)

@@ -1,4 +1,5 @@
-"""A tiny random Llama chat model (seconds to build): a test seam for training and reward-model tests.
+"""A tiny random Llama chat model (seconds to build) for the training and reward-model tests (test-only: moved out of
+the runtime package; ``tests/conftest.py`` puts this folder on ``sys.path``).
 
 Byte-level BPE trained on the given texts, the ``<|user|>..<|end|><|assistant|>..<|end|>`` chat template,
 2 layers of hidden size 64. Not a language model worth talking to: weights are random until fine-tuned.
