@@ -68,7 +68,8 @@ class PromotionRecord(TypedDict):
 
     seq: int
     """Sequence number: unique across the registry, dense in normal operation."""
-    event: Literal["promote", "demote"]
+    event: Literal["promote", "demote", "register"]
+    """``register``: a blocked version recorded in an MLflow registry without the alias."""
     name: str
     """The version's name (a file-safe form of it appears in the record's file name)."""
     at: NotRequired[str | None]
@@ -242,8 +243,17 @@ def _check_name(name: str) -> None:
 
 
 def promote(registry: str | Path, name: str, report_dir: str | Path) -> PromotionRecord:
-    """Record ``name`` as promoted on the strength of ``report_dir/report.json`` (which must be a pass)."""
+    """Record ``name`` as promoted on the strength of ``report_dir/report.json`` (which must be a pass).
+
+    ``registry`` ``mlflow:TRACKING_URI[#alias=NAME]``: a version of the registered model ``name`` in that MLflow
+    registry instead (:mod:`aligngate.integrations.mlflow_registry`: a blocked report is registered without the
+    alias; the alias moves only on a pass)."""
     from aligngate.report.read import parse_report
+
+    if isinstance(registry, str) and registry.startswith("mlflow:"):
+        from aligngate.integrations.mlflow_registry import register
+
+        return cast(PromotionRecord, register(registry, name, report_dir))
 
     _check_name(name)
     rdir = Path(report_dir)
@@ -263,6 +273,10 @@ def demote(registry: str | Path, name: str, reason: str, report_dir: str | Path 
     missing report does not prevent the demotion."""
     from aligngate.verdict import now_iso
 
+    if isinstance(registry, str) and registry.startswith("mlflow:"):  # remove the alias, tag the version
+        from aligngate.integrations.mlflow_registry import demote as demote_mlflow
+
+        return cast(PromotionRecord, demote_mlflow(registry, name, reason))
     _check_name(name)
     files = _read_reports(Path(report_dir), required=False) if report_dir else None
     extra: dict[str, Any] = {"at": now_iso(), "reason": reason}

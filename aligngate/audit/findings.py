@@ -51,6 +51,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "adapter.rank_too_large": ("block", "declared or actual rank above policy max_rank"),
     "adapter.scale_too_large": ("block", "lora_alpha / r above policy max_scale"),
     "adapter.base_mismatch": ("block", "declared base model differs from the expected base"),
+    "adapter.base_digest_mismatch": ("block", "the base's files differ from the sha256 the training manifest bound "
+                                              "the adapter to"),
     "adapter.shape_mismatch": ("block", "tensor shapes do not fit the base model's config"),
     "adapter.nonfinite_weights": ("block", "NaN or Inf in the weights"),
     "adapter.non_float_dtype": ("block", "integer / bool weights in an adapter"),
@@ -65,6 +67,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "adapter.reference_outlier": ("warn", "update norms are outliers against the reference adapters"),
     "adapter.base_config_unavailable": ("warn", "the base model's config.json could not be read"),
     "adapter.base_undeclared": ("warn", "adapter_config.json names no base_model_name_or_path"),
+    "adapter.base_digest_unverified": ("warn", "base binding not verifiable: only a hub id is known on one side"),
     "adapter.probe_skipped": ("warn", "behavioural probe enabled but not run"),
 }
 

@@ -187,6 +187,10 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
             res.sha256[rel] = h
     pf, res.info["provenance"] = verify_manifest(root, res.sha256, require_signature=cfg.require_signature)
     f += pf
+    from aligngate.audit.binding import check_base_binding
+
+    bf, res.info["binding"] = check_base_binding(root, expected)  # base sha256 the training manifest recorded
+    f += bf
     if cfg.probe:
         if not base:
             f.append(make("adapter.probe_skipped", ".", "policy enables the behavioural probe but no --base was "

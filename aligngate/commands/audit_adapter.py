@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, render_report
+from aligngate.commands._common import add_ci_flags, add_output_flag, check_ci_paths, render_report
 
 __all__ = ["add_parser", "run"]
 
@@ -25,12 +25,13 @@ findings and exit codes:
   exit 1 (block): adapter.pickle_file, adapter.pickle_dangerous_import, adapter.code_file, adapter.auto_map,
     adapter.oversize, adapter.unsupported_peft_type, adapter.unknown_tensor, adapter.undeclared_module,
     adapter.module_not_allowed, adapter.sensitive_modules_to_save, adapter.rank_mismatch,
-    adapter.rank_too_large, adapter.scale_too_large, adapter.base_mismatch, adapter.shape_mismatch,
+    adapter.rank_too_large, adapter.scale_too_large, adapter.base_mismatch, adapter.base_digest_mismatch,
+    adapter.shape_mismatch,
     adapter.nonfinite_weights, adapter.non_float_dtype, adapter.signature_invalid,
     adapter.manifest_mismatch, adapter.probe_behaviour_change
   warn (reported only): adapter.unsigned (block with require_signature), adapter.unexpected_file,
     adapter.symlink, adapter.norm_outlier, adapter.reference_outlier, adapter.base_config_unavailable,
-    adapter.base_undeclared,
+    adapter.base_undeclared, adapter.base_digest_unverified,
     adapter.probe_skipped
 """
 
@@ -52,6 +53,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--write-reference", default=None, metavar="JSON",
                    help="append this adapter's per-module update norms to a reference-statistics JSON "
                         "(policy reference_stats) when the audit is clean")
+    add_ci_flags(p)
     add_output_flag(p)
     p.set_defaults(func=run)
 
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Audit ``args.dir``; returns 0 / 1 / 2."""
     from aligngate.stages.audit import audit_adapter
 
+    check_ci_paths(args)
     report = audit_adapter(args.dir, base=args.base, policy=args.policy, out=args.out,
                            write_reference=args.write_reference)
     return render_report(args, report, args.out)

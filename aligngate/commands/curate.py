@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, render_report
+from aligngate.commands._common import add_ci_flags, add_output_flag, check_ci_paths, render_report
 
 __all__ = ["add_parser", "run"]
 
@@ -37,6 +37,7 @@ def add_parser(subparsers: Any) -> None:
                    help="apply a reviewed review.csv to the curate output in --out (rows marked 'release' move "
                         "to curated.jsonl)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_ci_flags(p)
     add_output_flag(p)
     p.set_defaults(func=run)
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``curate`` (or its ``--accept`` step); returns the exit code."""
     from aligngate.stages.curate import accept_review, curate
 
+    check_ci_paths(args)
     if getattr(args, "accept", None):
         report = accept_review(args.out, args.accept)
     else:

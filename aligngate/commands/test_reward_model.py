@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aligngate.commands._common import add_output_flag, render_report
+from aligngate.commands._common import add_ci_flags, add_output_flag, check_ci_paths, render_report
 
 __all__ = ["add_parser", "run"]
 
@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pairs", help="JSONL of your own preference pairs (prompt/chosen/rejected[/category])")
     p.add_argument("--hh-rlhf", help="HH-RLHF style JSONL(.gz) of chosen/rejected dialogues")
     p.add_argument("--device", help="scoring device (default: the GPU when there is one)")
+    add_ci_flags(p)
     add_output_flag(p)
     p.set_defaults(func=run)
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the reward test and decide by policy (a broken policy is recorded in report.json too)."""
     from aligngate.stages.reward import test_reward_model
 
+    check_ci_paths(args)
     report = test_reward_model(args.reward_model, out=args.out, policy=args.policy, pairs=args.pairs,
                                hh_rlhf=args.hh_rlhf, device=args.device)
     return render_report(args, report, args.out)
