@@ -72,7 +72,8 @@ def to_checkout_paths(text: str, back: dict[Path, Path]) -> str:
 
 def main(argv: list[str]) -> int:
     back = build_tree(package_dirs(ROOT / "pyproject.toml"))
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "aligngate", *argv]
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+           "--cache-dir", str(ROOT / "build" / "mypy-cache"), "-p", "aligngate", *argv]
     # Run inside the tree, so that the checkout's own aligngate/ (without checks/ and the rest) is not on the path.
     proc = subprocess.run(cmd, cwd=TREE, capture_output=True, text=True, check=False)
     sys.stdout.write(to_checkout_paths(proc.stdout, back))

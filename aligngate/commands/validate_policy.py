@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         import sys
 
-        for exc, _f in failed[1:]:
-            print(f"aligngate: error: {exc}", file=sys.stderr)
+        for err, _f in failed[1:]:
+            print(f"aligngate: error: {err}", file=sys.stderr)
         raise failed[0][0]
     emit(args, {"valid": True, "policies": done},
          lambda: "\n".join(f"ok: {d['path']} ({d['name']}, {len(d['checks'])} checks)" for d in done))
