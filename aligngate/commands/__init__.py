@@ -2,5 +2,5 @@
 
 COMMANDS = (
     "demo", "validate_policy", "curate", "train", "embedded_model", "audit_adapter", "judge", "eval",
-    "test_reward_model", "gate", "checks_list",
+    "test_reward_model", "gate", "checks_list", "pr_comment",
 )

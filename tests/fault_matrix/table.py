@@ -24,7 +24,7 @@ MODULES = ("test_policies", "test_models", "test_adapters", "test_data", "test_o
 """The matrix's test modules, in table order."""
 
 COMMANDS = ("validate-policy", "curate", "train", "embedded-model", "audit-adapter", "judge", "eval",
-            "test-reward-model", "gate", "demo")
+            "test-reward-model", "gate", "demo", "pr-comment")
 """The commands of ``aligngate --help`` the matrix must cover (``checks`` only lists names)."""
 
 

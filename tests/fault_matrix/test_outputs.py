@@ -164,3 +164,55 @@ def test_history_unwritable(case: Case, cli: Callable[..., Result], tmp_path: Pa
     res = cli("gate", "--policy", policy(tmp_path / "p.yaml"), "--candidate", assets.model, "--out", out,
               "--registry", tmp_path / "reg", "--history", hist, out=out)
     check(case, res, registry=tmp_path / "reg", stale_out=out)
+
+
+@fault(Case("output", "--sarif / --junit path is a directory", "gate", 2, None, ("--sarif", "sarif-dir"),
+            no_promotion=True, also="refused before anything runs (a writer error never follows a promotion)"),
+       Case("output", "--junit under a path that is a file", "audit-adapter", 2, None, ("--junit", "not-a-dir")))
+def test_ci_output_paths(case: Case, cli: Callable[..., Result], tmp_path: Path, assets: Any) -> None:
+    if case.command == "gate":
+        (tmp_path / "sarif-dir").mkdir()
+        res = cli("gate", "--policy", policy(tmp_path / "p.yaml", DATA_CHECK), "--candidate", assets.model,
+                  "--data-report", assets.data_report, "--out", tmp_path / "out", "--registry", tmp_path / "reg",
+                  "--sarif", tmp_path / "sarif-dir", out=tmp_path / "out")
+        check(case, res, registry=tmp_path / "reg")
+    else:
+        res = cli("audit-adapter", assets.adapter, "--out", tmp_path / "out", "--junit",
+                  _file(tmp_path) / "j.xml", out=tmp_path / "out")
+        check(case, res)
+
+
+@fault(Case("output", "PR comment: the GitHub API answers 500", "pr-comment", 2, None,
+            ("HTTP 500", "/repos/acme/bot/issues/5/comments"), also="a loopback server; the token is never shown"),
+       Case("output", "PR comment: no token in the environment", "pr-comment", 2, None, ("GITHUB_TOKEN",)))
+def test_pr_comment(case: Case, cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Down(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(500)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Down)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.delenv("GH_TOKEN", raising=False)
+        if "no token" in case.name:
+            monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("GITHUB_TOKEN", "secret-token-value")
+        body = tmp_path / "report.md"
+        body.write_text("## aligngate\n")
+        res = cli("pr-comment", "--body-file", body, "--repo", "acme/bot", "--pr", "5")
+        check(case, res)
+        assert "secret-token-value" not in res.text()
+    finally:
+        server.shutdown()
+        server.server_close()
