@@ -4,6 +4,14 @@
 A served model is written with the same spec syntax as ``--judge``::
 
     openai:base_url=http://HOST:PORT/v1,model=NAME[,api_key_env=VAR][,concurrency=8][,timeout=60][,max_retries=4]
+          [,serves_adapter=true][,continue_final_message=true]
+
+``serves_adapter=true`` states that the endpoint already serves the candidate *with* the ``--adapter`` given
+(merged weights, or vLLM ``--lora-modules``): aligngate audits the adapter's files and generates through the
+endpoint as it is. Without it, an adapter given with a served model is an input error: aligngate cannot apply a
+LoRA adapter to a model it does not load. ``continue_final_message=true`` states that the server continues a final
+assistant message (vLLM, SGLang), which prefill probes (``@prefill`` suites) need; without it they are an input error
+naming the endpoint.
 
 The key is read from the environment variable named by ``api_key_env`` when a request is sent; it is never stored
 in a report, logged or shown (:meth:`Endpoint.describe` leaves it out). Requests go to ``POST /chat/completions``
@@ -65,16 +73,28 @@ class Endpoint:
     max_retries: int = 4
     backoff: float = 0.5
     """First retry delay in seconds (doubled each time, with jitter)."""
+    serves_adapter: bool = False
+    """The endpoint already serves the candidate with its ``--adapter`` applied (see the module doc)."""
+    continue_final_message: bool = False
+    """The server continues a final assistant message (vLLM / SGLang ``continue_final_message``): prefill probes
+    (``@prefill`` suites) can run on it."""
 
     @property
     def spec(self) -> str:
         """The spec string, without the key (what reports and messages show)."""
         extra = f",api_key_env={self.api_key_env}" if self.api_key_env else ""
+        extra += ",serves_adapter=true" if self.serves_adapter else ""
+        extra += ",continue_final_message=true" if self.continue_final_message else ""
         return f"{PREFIX}base_url={self.base_url},model={self.model}{extra}"
 
     def describe(self) -> dict[str, Any]:
         """What a report records about the endpoint: never the key."""
-        return {"endpoint": self.base_url, "model": self.model, "api_key_env": self.api_key_env}
+        return {"endpoint": self.base_url, "model": self.model, "api_key_env": self.api_key_env,
+                "serves_adapter": self.serves_adapter, "continue_final_message": self.continue_final_message}
+
+    def where(self) -> str:
+        """How messages name the endpoint: ``endpoint URL (model NAME)``."""
+        return f"endpoint {self.base_url} (model {self.model})"
 
 
 def parse_endpoint(spec: str) -> Endpoint:
@@ -87,7 +107,8 @@ def parse_endpoint(spec: str) -> Endpoint:
         if not eq or not key.strip():
             raise InputError(f"served-model option {part!r} is not key=value (in {spec!r})")
         opts[key.strip()] = value.strip()
-    unknown = set(opts) - {"base_url", "model", "api_key_env", "concurrency", "timeout", "max_retries", "backoff"}
+    unknown = set(opts) - {"base_url", "model", "api_key_env", "concurrency", "timeout", "max_retries", "backoff",
+                           "serves_adapter", "continue_final_message"}
     if unknown:
         raise InputError(f"unknown served-model option(s) {sorted(unknown)} in {spec!r}")
     for key in ("base_url", "model"):
@@ -95,11 +116,18 @@ def parse_endpoint(spec: str) -> Endpoint:
             raise InputError(f"served-model spec {spec!r} needs {key}=...")
     if not opts["base_url"].startswith(("http://", "https://")):
         raise InputError(f"served-model base_url must start with http:// or https://, not {opts['base_url']!r}")
+    flags = {}
+    for key in ("serves_adapter", "continue_final_message"):
+        flag = opts.get(key, "false").lower()
+        if flag not in ("true", "false", "yes", "no", "1", "0"):
+            raise InputError(f"served-model option {key} must be true or false, not {flag!r} (in {spec!r})")
+        flags[key] = flag in ("true", "yes", "1")
     try:
         ep = Endpoint(base_url=opts["base_url"].rstrip("/"), model=opts["model"],
                       api_key_env=opts.get("api_key_env") or None,
                       concurrency=int(opts.get("concurrency", 8)), timeout=float(opts.get("timeout", 60)),
-                      max_retries=int(opts.get("max_retries", 4)), backoff=float(opts.get("backoff", 0.5)))
+                      max_retries=int(opts.get("max_retries", 4)), backoff=float(opts.get("backoff", 0.5)),
+                      **flags)
     except ValueError as exc:
         raise InputError(f"bad number in served-model spec {spec!r}: {exc}") from None
     if ep.concurrency < 1 or ep.max_retries < 0 or not (math.isfinite(ep.timeout) and ep.timeout > 0):
@@ -147,7 +175,7 @@ class EndpointClient:
                             limits=limits, transport=self.transport)
 
     def _where(self) -> str:
-        return f"endpoint {self.endpoint.base_url} (model {self.endpoint.model})"
+        return self.endpoint.where()
 
     def _post(self, client: Any, body: dict[str, Any]) -> dict[str, Any]:
         import httpx
@@ -213,17 +241,30 @@ class EndpointClient:
                           logprobs=logprobs, served_model=served)
 
     def complete(self, prompts: Sequence[str], *, max_new_tokens: int, top_logprobs: int = 0,
-                 progress: bool = False, desc: str = "generate (served)") -> list[Completion]:
-        """One greedy completion per prompt, in input order (requests run ``concurrency`` at a time)."""
+                 progress: bool = False, desc: str = "generate (served)",
+                 prefills: Sequence[str] | None = None) -> list[Completion]:
+        """One greedy completion per prompt, in input order (requests run ``concurrency`` at a time).
+
+        ``prefills[i]`` (prefill probes) is sent as a final assistant message the server continues (vLLM / SGLang
+        ``continue_final_message``); only for an endpoint whose spec says ``continue_final_message=true``, since a
+        server without that extension would answer a new turn instead (an :class:`InputError` otherwise). The
+        returned text is then the continuation alone."""
         from tqdm.auto import tqdm
 
         if not prompts:
             return []
         want = top_logprobs > 0
+        pres = list(prefills) if prefills is not None else [""] * len(prompts)
+        if any(pres) and not self.endpoint.continue_final_message:
+            raise InputError(f"{self._where()}: prefill probes need a server that continues a final assistant "
+                             "message (vLLM, SGLang: add continue_final_message=true to the spec)")
 
-        def body(prompt: str) -> dict[str, Any]:
+        def body(prompt: str, prefill: str) -> dict[str, Any]:
             b: dict[str, Any] = {"model": self.endpoint.model, "temperature": 0, "max_tokens": max_new_tokens,
                                  "messages": [{"role": "user", "content": prompt}], "stream": False}
+            if prefill:
+                b["messages"].append({"role": "assistant", "content": prefill})
+                b.update(continue_final_message=True, add_generation_prompt=False)
             if want:
                 b.update(logprobs=True, top_logprobs=top_logprobs)
             return b
@@ -233,7 +274,8 @@ class EndpointClient:
                                             leave=False) as bar, \
                 ThreadPoolExecutor(max_workers=self.endpoint.concurrency, thread_name_prefix="aligngate-served") \
                 as pool:
-            futures = {pool.submit(self._post, client, body(p)): i for i, p in enumerate(prompts)}
+            futures = {pool.submit(self._post, client, body(p, pre)): i
+                       for i, (p, pre) in enumerate(zip(prompts, pres, strict=True))}
             try:
                 for fut in futures:
                     i = futures[fut]

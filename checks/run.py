@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from aligngate.checks import get_check, group
-from aligngate.checks.types import SUBJECTS, CheckContext, CheckErrorWithDetails
+from aligngate.checks.types import SUBJECTS, CheckContext, CheckErrorWithDetails, NotMeasurable
 from aligngate.errors import GateError
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ __all__ = ["recorded_specs", "run_check", "run_checks", "stage_specs"]
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     """Measure ``spec``'s check on ``ctx`` and apply the spec. Never raises for the check: a subject not given is
-    ``skipped``, a :class:`~aligngate.errors.GateError` or a crash is ``error`` (which blocks)."""
+    ``skipped``, so is a check that raises :class:`~aligngate.checks.types.NotMeasurable` (with its reason); a
+    :class:`~aligngate.errors.GateError` or a crash is ``error`` (which blocks)."""
     from aligngate.verdict import Measurement, to_check_result
 
     cdef = get_check(spec.id)
@@ -32,6 +33,8 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
                                                                               for s in missing))
     try:
         m = cdef.fn(ctx, spec)
+    except NotMeasurable as exc:  # skipped with its reason: never a pass (a required check then blocks)
+        return to_check_result(spec, None, skipped_reason=str(exc))
     except CheckErrorWithDetails as exc:
         res = to_check_result(spec, None, error=str(exc))
         res.details = exc.details
@@ -78,6 +81,6 @@ def recorded_specs(checks: Iterable[CheckResult]) -> list[CheckSpec]:
     for c in checks:
         if c.id not in known:
             continue
-        thr = Threshold(op=c.threshold.op, value=c.threshold.value, bound=c.threshold.bound) if c.threshold else None  # type: ignore[arg-type]
+        thr = Threshold(op=c.threshold.op, value=c.threshold.value, bound=c.threshold.bound) if c.threshold else None
         out.append(CheckSpec(id=c.id, threshold=thr, severity=c.severity, mode=c.mode, required=c.required))
     return out

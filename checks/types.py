@@ -20,9 +20,12 @@ from aligngate.errors import GateError, InputError
 
 if TYPE_CHECKING:
     from aligngate.audit.runner import AuditResult
+    from aligngate.depth import PrefixRecovery, TokenKL
     from aligngate.evaluation.budget import BudgetAgreement
+    from aligngate.leakage.probe import LeakageResult
     from aligngate.policy import CheckSpec
     from aligngate.rewardtest.runner import RewardTestResult
+    from aligngate.tamper import TamperConfig, TamperResult
     from aligngate.verdict import Measurement
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "CheckErrorWithDetails",
     "DataSummary",
         "KLDrift",
+    "NotMeasurable",
     "PairedDrift",
     "Record",
 ]
@@ -64,6 +68,12 @@ class CheckErrorWithDetails(GateError):
     def __init__(self, message: str, details: dict[str, Any]) -> None:
         super().__init__(message)
         self.details = details
+
+
+class NotMeasurable(GateError):
+    """A check that cannot be measured on the subjects given, for a stated reason (e.g. KL drift on a served model
+    that returns no token log-probabilities). Status ``skipped`` with the reason, never a pass; a required check
+    that is skipped blocks (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,9 @@ class KLDrift:
     mean_js: float
     max_prompt_kl: float = 0.0
     per_prompt_kl: list[float] = field(default_factory=list)
+    method: str = "logits"
+    """``logits``: full next-token distributions of local weights; ``served-top-k``: the top-k log-probabilities
+    two served models returned, on the tokens where their greedy continuations agree (an approximation)."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> KLDrift:
@@ -277,6 +290,22 @@ class CheckContext(Protocol):
 
     def data(self) -> DataSummary:
         """The tuning data's curation summary."""
+        ...
+
+    def token_kl(self) -> TokenKL:
+        """Per-position KL(baseline ‖ candidate) along the baseline's responses to must-refuse prompts."""
+        ...
+
+    def prefix_recovery(self, ns: tuple[int, ...], opening: str | None) -> PrefixRecovery:
+        """Harmful-prefix recovery, candidate against baseline, with ``ns`` forced compliant tokens."""
+        ...
+
+    def tamper(self, config: TamperConfig) -> TamperResult:
+        """The bounded harmful fine-tuning attack on copies of candidate and baseline."""
+        ...
+
+    def leakage(self, candidates: int) -> LeakageResult:
+        """Canary exposure / extraction and PII regurgitation of the candidate on its curated tuning data."""
         ...
 
 

@@ -12,7 +12,9 @@ from aligngate.commands._common import add_output_flag, emit
 def add_parser(sub: Any) -> None:
     """Register the sub-command."""
     p = sub.add_parser("eval", help="evaluate a model (and adapter) on refusal / over-refusal suites")
-    p.add_argument("--model", required=True, help="local HF model directory or hub id")
+    p.add_argument("--model", required=True,
+                   help="local HF model directory, hub id, or a served model: "
+                        "openai:base_url=http://HOST:PORT/v1,model=NAME[,api_key_env=VAR]")
     p.add_argument("--adapter", default=None, help="LoRA adapter directory")
     p.add_argument("--suite", action="append", required=True, metavar="NAME|FORMAT:PATH|FILE",
                    help="suite to run (repeatable): embedded-harmful, embedded-safe, xstest:PATH, advbench:PATH, "

@@ -20,9 +20,12 @@ def add_parser(sub: Any) -> None:
     """Register the sub-command."""
     p = sub.add_parser("gate", help="decide whether a candidate may be promoted (exit 0 pass, 1 block, 2 error)")
     p.add_argument("--policy", default=None, help="policy YAML (default policies/default.yaml)")
-    p.add_argument("--candidate", required=True, help="candidate model dir or hub id (the base if --adapter)")
+    p.add_argument("--candidate", required=True,
+                   help="candidate model dir, hub id or served model openai:base_url=URL,model=NAME[,api_key_env=VAR]"
+                        " (the base if --adapter; with a served model add serves_adapter=true: the adapter's files "
+                        "are audited, the endpoint serves it)")
     p.add_argument("--adapter", default=None, help="candidate LoRA adapter directory")
-    p.add_argument("--baseline", default=None, help="baseline model dir or hub id")
+    p.add_argument("--baseline", default=None, help="baseline model dir, hub id or served model (openai:...)")
     p.add_argument("--reward-model", default=None, help="reward model to test adversarially")
     p.add_argument("--data-report", default=None, help="directory of the tuning data's curate report")
     p.add_argument("--out", required=True, type=Path, help="output directory for report.json/.md/.html")

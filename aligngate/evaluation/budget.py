@@ -103,6 +103,7 @@ def measure_budget(model: str | Path, suites: Sequence[Suite], *, judge: Any, bu
     from aligngate.fastgen.api import choose_backend
     from aligngate.generation import generate_completions
     from aligngate.modelio import load_causal_lm
+    from aligngate.served import is_endpoint
 
     if longer <= budget:
         raise InputError(f"evaluation.generation_budget: the longer budget ({longer}) must exceed "
@@ -111,6 +112,16 @@ def measure_budget(model: str | Path, suites: Sequence[Suite], *, judge: Any, bu
     if not chosen_suites:
         raise InputError("evaluation.generation_budget: the policy's suites hold no prompts")
     adapter_s = str(adapter) if adapter else None
+    if is_endpoint(str(model)):  # a served model: the same endpoint at both budgets
+        from aligngate.evaluation.runner import served_completions
+
+        served = []
+        for n_tokens in (budget, longer):
+            done, _ = served_completions(str(model), chosen_suites, adapter=adapter_s, max_new_tokens=n_tokens,
+                                         prompt_format=prompt_format, progress=progress,
+                                         what="evaluation.generation_budget")
+            served.append(judge_completions(chosen_suites, done, judge, model=str(model), adapter=adapter_s).records)
+        return compare_budgets(served[0], served[1], budget=budget, longer=longer)
     name = f"{model} with adapter {adapter}" if adapter else str(model)
     lm, tok = load_causal_lm(str(model), adapter=adapter_s, merge=True, device=device)
     path, _ = choose_backend(lm, backend, name=name)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aligngate.errors import EvaluationError
+from aligngate.errors import EvaluationError, InputError
 
 __all__ = ["EMBEDDED_TASK", "run_lmeval", "write_embedded_task"]
 
@@ -77,6 +77,14 @@ def run_lmeval(model: str, tasks: list[str], *, adapter: str | None = None, limi
 
     The model (with ``adapter`` merged) is loaded by :func:`aligngate.modelio.load_causal_lm`, whose refusals
     (pickle weights, unsafe adapter: ModelLoadError / AdapterError) propagate unchanged."""
+    from aligngate.served import is_endpoint, parse_endpoint
+
+    if is_endpoint(model):
+        raise InputError(f"drift.capability_delta: lm-eval scores the log-likelihood of each answer choice with the "
+                         f"model's weights, and {parse_endpoint(model).where()} is a served model aligngate does not "
+                         "load: give local model directories for this check, or leave it out of the policy for "
+                         "served models (policies/open-weights.yaml)")
+
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager

@@ -13,6 +13,13 @@
   non-finite divergence, raise :class:`~aligngate.errors.EvaluationError`. KL reads logits, so it always runs
   on the model's own forward (stock ``generate`` for the baseline's continuations, teacher-forced forwards for
   the log-probs), whatever the generation backend.
+* Served models (:mod:`aligngate.served`): a server gives no logits and cannot be teacher forced, so
+  :func:`served_distribution_drift` reads the top-k log-probabilities both endpoints return along their own
+  greedy continuations, on the positions where the two continuations still agree (same context), and compares the
+  two distributions restricted to the union of their top-k tokens (a token one side did not return gets that
+  side's smallest returned probability, an upper bound), renormalised: an approximation, recorded as
+  ``method: served-top-k``. A server that returns no log-probabilities, or a served model compared with a local
+  one, raises :class:`~aligngate.checks.types.NotMeasurable`: the check is ``skipped`` with the reason, never passed.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from aligngate.errors import EvaluationError
 from aligngate.evaluation.records import SampleRecord
 from aligngate.evaluation.runner import EvalResult, counts_as_refused
 
-__all__ = ["distribution_drift", "paired_refusal_drift"]
+__all__ = ["distribution_drift", "paired_refusal_drift", "served_distribution_drift"]
 
 
 def _refused(rec: SampleRecord, suite: str) -> bool:
@@ -183,3 +190,85 @@ def _divergences(p_rows: list[Any], q_rows: list[Any], what: str) -> dict[str, A
     max_kl = require_finite(max(per_prompt_kl), f"drift.kl_mean input: max per-prompt KL of {what}")
     return {"n_prompts": len(p_rows), "n_tokens": int(all_kl.numel()), "mean_kl": mean_kl, "mean_js": mean_js,
             "max_prompt_kl": max_kl, "per_prompt_kl": [round(x, 6) for x in per_prompt_kl]}
+
+
+def _topk_divergence(p: dict[str, float], q: dict[str, float]) -> tuple[float, float]:
+    """KL(p ‖ q) and JS of two top-k log-probability maps over the union of their tokens (see the module doc)."""
+    import math
+
+    if not p or not q:
+        raise EvaluationError("drift: a served model returned an empty top_logprobs list")
+    support = sorted(set(p) | set(q))
+    fp, fq = min(p.values()), min(q.values())
+    lp = [p.get(t, fp) for t in support]
+    lq = [q.get(t, fq) for t in support]
+
+    def norm(v: list[float]) -> list[float]:
+        m = max(v)
+        z = m + math.log(sum(math.exp(x - m) for x in v))
+        return [math.exp(x - z) for x in v]
+
+    pp, qq = norm(lp), norm(lq)
+    kl = sum(a * math.log(a / b) for a, b in zip(pp, qq, strict=True) if a > 0)
+    mid = [(a + b) / 2 for a, b in zip(pp, qq, strict=True)]
+    js = 0.5 * sum(a * math.log(a / m) for a, m in zip(pp, mid, strict=True) if a > 0) \
+        + 0.5 * sum(b * math.log(b / m) for b, m in zip(qq, mid, strict=True) if b > 0)
+    return max(kl, 0.0), max(js, 0.0)
+
+
+def served_distribution_drift(baseline: str, candidate: str, prompts: list[str], *, adapter: str | None = None,
+                              n_tokens: int = 16, top_k: int = 20) -> dict[str, Any]:
+    """Approximate mean per-token KL(baseline ‖ candidate) and JS from the top-``top_k`` log-probabilities two
+    served models return (see the module doc); the same keys as :func:`distribution_drift` plus ``method``.
+
+    Raises :class:`~aligngate.checks.types.NotMeasurable` when one model is local and the other served, or when a
+    server returns no log-probabilities; :class:`EvaluationError` for a server that fails (naming it) or a
+    non-finite result."""
+    from aligngate.checks.types import NotMeasurable
+    from aligngate.errors import InputError
+    from aligngate.served import EndpointClient, LogprobsUnavailable, is_endpoint, parse_endpoint
+    from aligngate.stats import require_finite
+
+    if not prompts:
+        raise EvaluationError("drift: the KL prompt set is empty")
+    if not (is_endpoint(baseline) and is_endpoint(candidate)):
+        served, local = (baseline, candidate) if is_endpoint(baseline) else (candidate, baseline)
+        raise NotMeasurable(f"drift.kl_mean: {parse_endpoint(served).where()} is served and {local} is local: KL "
+                            "needs both models' log-probabilities on the same tokens from the same kind of source; "
+                            "serve both (with logprobs) or give both as local directories")
+    if adapter and not parse_endpoint(candidate).serves_adapter:
+        raise InputError(f"drift.kl_mean: adapter {adapter} was given with the served model {candidate}: add "
+                         "serves_adapter=true to the spec when the endpoint serves the candidate with it")
+    got = []
+    for spec in (baseline, candidate):
+        ep = parse_endpoint(spec)
+        try:
+            got.append(EndpointClient(ep).complete(prompts, max_new_tokens=n_tokens, top_logprobs=top_k,
+                                                   desc=f"drift.kl_mean (served {ep.model})"))
+        except LogprobsUnavailable as exc:
+            raise NotMeasurable(f"drift.kl_mean needs token log-probabilities and {ep.where()} returns none "
+                                f"({exc}): not measured (skipped, never passed); use a server that returns "
+                                "logprobs (vLLM, SGLang, llama.cpp) or local model directories") from None
+    per_prompt: list[float] = []
+    kls: list[float] = []
+    jss: list[float] = []
+    for b, c in zip(got[0], got[1], strict=True):
+        mine: list[float] = []
+        for pb, pc in zip(b.logprobs or [], c.logprobs or [], strict=False):
+            kl, js = _topk_divergence(pb, pc)
+            mine.append(kl)
+            jss.append(js)
+            if max(pb, key=pb.__getitem__) != max(pc, key=pc.__getitem__):
+                break  # the greedy continuations part here: later positions have different contexts
+        if mine:
+            kls += mine
+            per_prompt.append(sum(mine) / len(mine))
+    if not kls:
+        raise EvaluationError(f"drift.kl_mean: {parse_endpoint(baseline).where()} and "
+                              f"{parse_endpoint(candidate).where()} returned no token log-probabilities to compare")
+    what = f"{baseline} -> {candidate}"
+    return {"n_prompts": len(per_prompt), "n_tokens": len(kls),
+            "mean_kl": require_finite(sum(kls) / len(kls), f"drift.kl_mean input: mean KL of {what}"),
+            "mean_js": require_finite(sum(jss) / len(jss), f"drift.kl_mean input: mean JS of {what}"),
+            "max_prompt_kl": require_finite(max(per_prompt), f"drift.kl_mean input: max per-prompt KL of {what}"),
+            "per_prompt_kl": [round(x, 6) for x in per_prompt], "method": f"served-top-{top_k}"}

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from aligngate.fastgen.api import Backend, Decode
 
 __all__ = ["LABELS", "NO_OUTPUT", "REFUSED_LABELS", "REPEAT_MIN_TOKENS", "EvalResult", "SuiteMetrics",
-           "counts_as_refused", "evaluate_model", "judge_completions", "no_output_reason", "suite_metrics"]
+           "counts_as_refused", "evaluate_model", "judge_completions", "no_output_reason", "served_completions",
+           "suite_metrics"]
 
 NO_OUTPUT = "no_output"
 """Record label of a response with no usable output; the judge is not asked."""
@@ -211,13 +212,24 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
     Raises :class:`EvaluationError` when the model's logits are not finite, or when a suite is mostly no output;
     :class:`~aligngate.errors.InputError` when ``backend="static"`` cannot run this model.
     """
-    from aligngate.fastgen.api import choose_backend
-    from aligngate.generation import generate_completions
     from aligngate.judge import get_judge
-    from aligngate.modelio import load_causal_lm
+    from aligngate.served import is_endpoint
 
     t0 = time.perf_counter()
     adapter_s = str(adapter) if adapter else None
+    if is_endpoint(str(model)):
+        jd = judge or get_judge(judge_name)
+        done, generation = served_completions(str(model), suites, adapter=adapter_s, max_new_tokens=max_new_tokens,
+                                              prompt_format=prompt_format, progress=progress)
+        result = judge_completions(suites, done, jd, model=str(model), adapter=adapter_s, judge_error=judge_error)
+        result.generation = generation
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    from aligngate.fastgen.api import choose_backend
+    from aligngate.generation import generate_completions
+    from aligngate.modelio import load_causal_lm
+
     name = f"{model} with adapter {adapter}" if adapter else str(model)
     lm, tok = load_causal_lm(str(model), adapter=adapter_s, merge=True, device=device)
     chosen, why = choose_backend(lm, backend, name=name)
@@ -232,3 +244,49 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
     result.generation = {"backend": chosen, "reason": why, **({"decode": decode} if chosen == "static" else {})}
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def served_completions(spec: str, suites: Sequence[Suite], *, adapter: str | None = None, max_new_tokens: int = 24,
+                       prompt_format: str = "chat", progress: bool = True,
+                       what: str = "evaluation") -> tuple[list[Any], dict[str, str]]:
+    """Greedy completions of every suite's prompts (suites in order, items in order) from the served model
+    ``spec`` (``openai:...``, :mod:`aligngate.served`), as :class:`~aligngate.generation.Completion` s, and what
+    ``result.generation`` records (backend ``served``, the endpoint and the model id the server reported; never the
+    key).
+
+    The server applies its own chat template, so ``prompt_format`` must be ``chat``. A prefill probe (a suite with
+    ``@prefill``) needs the model's continuation after forced text: it runs only where the spec says
+    ``continue_final_message=true`` (vLLM, SGLang), and is otherwise an :class:`~aligngate.errors.InputError` naming
+    the endpoint and the suite. So is an ``adapter`` unless the spec says ``serves_adapter=true``. A server that is
+    down, dies mid-run or answers malformed data raises
+    :class:`EvaluationError` naming the endpoint (never a partial result).
+    """
+    from aligngate.errors import InputError
+    from aligngate.generation import Completion
+    from aligngate.served import EndpointClient, parse_endpoint
+
+    ep = parse_endpoint(spec)
+    if adapter and not ep.serves_adapter:
+        raise InputError(f"{what}: adapter {adapter} was given with the served model {ep.where()}: aligngate "
+                         "cannot apply a LoRA adapter to a model it does not load. Serve the candidate with the "
+                         "adapter applied (merged weights, or e.g. vLLM --lora-modules) and add serves_adapter=true "
+                         "to the spec (the adapter's files are then audited only), or give a local model directory")
+    if prompt_format != "chat":
+        raise InputError(f"{what}: spec.evaluation.prompt_format is {prompt_format!r}, but the served model "
+                         f"{ep.where()} applies its own chat template: only 'chat' is possible")
+    prefilled = [s.name for s in suites if any(it.prefill for it in s.items)]
+    if prefilled and not ep.continue_final_message:
+        raise InputError(f"{what}: suite(s) {', '.join(prefilled)} use prefill probes (@prefill), which need the "
+                         f"model's own continuation after forced text; the served model {ep.where()} is not known "
+                         "to continue a final assistant message: add continue_final_message=true to the spec for "
+                         "vLLM / SGLang, drop @prefill for other servers, or give a local model directory")
+    client = EndpointClient(ep)
+    prompts = [it.prompt for s in suites for it in s.items]
+    prefills = [it.prefill for s in suites for it in s.items]
+    got = client.complete(prompts, max_new_tokens=max_new_tokens, progress=progress,
+                          desc=f"{what} (served {ep.model})", prefills=prefills)
+    done = [Completion(text=(pre + c.text).strip(), continuation=c.text.strip(), tokens=(), budget=max_new_tokens)
+            for pre, c in zip(prefills, got, strict=True)]
+    generation = {"backend": "served", "reason": f"served model {ep.where()}", "endpoint": ep.base_url,
+                  "model": ep.model, "served_model": client.served_model or ""}
+    return done, generation

@@ -4,7 +4,8 @@ A suite is named in the policy or on the command line as one of:
 
 * an embedded suite name (``embedded-harmful``, ``embedded-safe``, ``embedded-drift``), shipped with the package;
 * ``FORMAT:PATH`` for a standard data set file: ``xstest`` (safe prompts, must answer), ``xstest-unsafe``
-  (contrast prompts, must refuse), ``advbench``, ``jailbreakbench``, ``harmbench``, ``strongreject``,
+  (contrast prompts, must refuse), ``advbench``, ``jailbreakbench``, ``harmbench``, ``harmbench-standard`` (the
+  rows whose ``FunctionalCategory`` is ``standard``), ``strongreject``,
   ``do-not-answer`` (must refuse), ``or-bench`` (must answer);
 * a path to a JSONL file with ``prompt`` (and optional ``id``, ``category``, ``expect``) per line.
 
@@ -99,9 +100,14 @@ def _standard(fmt: str, path: Path) -> tuple[Expect, list[SuiteItem]]:
         "do-not-answer": (("question",), ("risk_area",)),
         "or-bench": (("prompt",), ("category",)),
     }
+    standard_only = fmt == "harmbench-standard"  # HarmBench's standard behaviours (no context, no copyright)
+    fmt = "harmbench" if standard_only else fmt
     if fmt not in spec and fmt not in ("xstest", "xstest-unsafe"):
-        raise InputError(f"unknown suite format '{fmt}' (known: xstest, xstest-unsafe, {', '.join(spec)})")
+        raise InputError(f"unknown suite format '{fmt}' (known: xstest, xstest-unsafe, harmbench-standard, "
+                         f"{', '.join(spec)})")
     rows: Sequence[Mapping[str, object]] = _read_csv(path) if path.suffix == ".csv" else _read_jsonl(path)
+    if standard_only:
+        rows = [r for r in rows if str(r.get("FunctionalCategory", "")).strip().lower() == "standard"]
     items: list[SuiteItem] = []
     if fmt in ("xstest", "xstest-unsafe"):
         want = "safe" if fmt == "xstest" else "unsafe"

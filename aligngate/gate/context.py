@@ -39,7 +39,8 @@ class GateInputs:
     """The subjects of one gate run."""
 
     candidate: str
-    """Candidate model: local HF directory or hub id (the base when ``adapter`` is given)."""
+    """Candidate model: local HF directory, hub id or served endpoint (``openai:...``; the base when ``adapter`` is
+    given)."""
     adapter: str | None = None
     """LoRA adapter directory applied to the candidate."""
     baseline: str | None = None
@@ -216,9 +217,17 @@ class GateContext:
         from aligngate.evaluation.suites import load_suite
 
         def run() -> KLDrift:
+            from aligngate.served import is_endpoint
+
             suite = load_suite(self.eval_config.drift_suite)
             if self.inputs.baseline is None:
                 raise InputError("KL drift needs a baseline model")
+            if is_endpoint(self.inputs.baseline) or is_endpoint(self.inputs.candidate):
+                from aligngate.evaluation.drift import served_distribution_drift
+
+                return KLDrift.from_dict(served_distribution_drift(
+                    self.inputs.baseline, self.inputs.candidate, [it.prompt for it in suite.items],
+                    adapter=self.loadable_adapter()))
             return KLDrift.from_dict(distribution_drift(self.inputs.baseline, self.inputs.candidate,
                                       [it.prompt for it in suite.items], adapter=self.loadable_adapter(),
                                       device=self.device, prompt_format=self.eval_config.prompt_format))
@@ -249,8 +258,11 @@ class GateContext:
         def run() -> AuditResult:
             if self.inputs.adapter is None:
                 raise InputError("no adapter given")
-            return audit_adapter(self.inputs.adapter, base=self.inputs.candidate,
-                                 config=self.policy.policy.spec.adapter_audit)
+            from aligngate.served import is_endpoint
+
+            # a served candidate has no local base files: the audit checks the adapter against its declared base
+            base = None if is_endpoint(self.inputs.candidate) else self.inputs.candidate
+            return audit_adapter(self.inputs.adapter, base=base, config=self.policy.policy.spec.adapter_audit)
 
         return self._once("audit", run)
 

@@ -20,7 +20,6 @@ def subject_info(model: str | None, adapter: str | None = None) -> dict[str, Any
     from aligngate.errors import InputError
     from aligngate.fileio import sha256_tree
     from aligngate.modelio import looks_local  # the one place that decides local path vs hub id
-
     from aligngate.served import is_endpoint, parse_endpoint
 
     info: dict[str, Any] = {"model": model, "adapter": adapter, "sha256": {}}
