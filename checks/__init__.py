@@ -31,7 +31,8 @@ Subject = str
 """A key of :data:`aligngate.checks.types.SUBJECTS`."""
 
 _MODULES = ("aligngate.checks.data", "aligngate.checks.adapter", "aligngate.checks.refusal",
-            "aligngate.checks.drift", "aligngate.checks.reward", "aligngate.checks.budget")
+            "aligngate.checks.drift", "aligngate.checks.reward", "aligngate.checks.budget",
+            "aligngate.checks.depth", "aligngate.checks.robustness", "aligngate.checks.leakage")
 """The shipped check modules (a missing optional one is skipped)."""
 _REGISTRY: dict[str, CheckDef] = {}
 

@@ -16,8 +16,11 @@ from aligngate.errors import InputError
 
 if TYPE_CHECKING:
     from aligngate.audit.runner import AuditResult
+    from aligngate.depth import PrefixRecovery, TokenKL
     from aligngate.evaluation.budget import BudgetAgreement
+    from aligngate.leakage.probe import LeakageResult
     from aligngate.rewardtest.runner import RewardTestResult
+    from aligngate.tamper import TamperConfig, TamperResult
 
 __all__ = ["ResultsContext"]
 
@@ -29,8 +32,11 @@ class ResultsContext:
                  reward: RewardTestResult | None = None, records: Mapping[str, Sequence[Record]] | None = None,
                  paired: Mapping[str, PairedDrift] | None = None, kl: KLDrift | None = None,
                  capability: Mapping[str, CapabilityDelta] | None = None, budget: BudgetAgreement | None = None,
-                 judge_error: float = 0.0) -> None:
+                 judge_error: float = 0.0, token_kl: TokenKL | None = None,
+                 recovery: PrefixRecovery | None = None, tamper: TamperResult | None = None,
+                 leakage: LeakageResult | None = None) -> None:
         self._data, self._audit, self._reward = data, audit, reward
+        self._token_kl, self._recovery, self._tamper, self._leakage = token_kl, recovery, tamper, leakage
         self._records = {k: list(v) for k, v in (records or {}).items()}
         self._paired, self._kl = dict(paired or {}), kl
         self._capability = dict(capability) if capability is not None else None
@@ -107,3 +113,27 @@ class ResultsContext:
         if self._data is None:
             raise self._missing("curated data")
         return self._data
+
+    def token_kl(self) -> TokenKL:
+        """The given per-position KL profile."""
+        if self._token_kl is None:
+            raise self._missing("per-token KL profile")
+        return self._token_kl
+
+    def prefix_recovery(self, ns: tuple[int, ...], opening: str | None) -> PrefixRecovery:
+        """The given harmful-prefix recovery (whatever ``ns`` and ``opening`` ask: it was measured already)."""
+        if self._recovery is None:
+            raise self._missing("harmful-prefix recovery")
+        return self._recovery
+
+    def tamper(self, config: TamperConfig) -> TamperResult:
+        """The given tamper attack result (whatever ``config`` asks: it was measured already)."""
+        if self._tamper is None:
+            raise self._missing("tamper attack")
+        return self._tamper
+
+    def leakage(self, candidates: int) -> LeakageResult:
+        """The given leakage measurement."""
+        if self._leakage is None:
+            raise self._missing("leakage measurement (canaries)")
+        return self._leakage

@@ -23,12 +23,15 @@ from aligngate.checks.types import CapabilityDelta, DataSummary, KLDrift, Paired
 if TYPE_CHECKING:
     from aligngate.audit.findings import Finding
     from aligngate.audit.runner import AuditResult
+    from aligngate.depth import PrefixRecovery, TokenKL
     from aligngate.evaluation.budget import BudgetAgreement
+    from aligngate.leakage.probe import LeakageResult
     from aligngate.rewardtest.runner import RewardTestResult
+    from aligngate.tamper import TamperResult
 
 __all__ = ["CANNED", "FakeContext", "fake_audit", "fake_budget", "fake_capability", "fake_data", "fake_kl",
            "fake_paired",
-           "fake_records", "fake_reward"]
+           "fake_leakage", "fake_recovery", "fake_records", "fake_reward", "fake_tamper", "fake_token_kl"]
 
 
 class _Canned:
@@ -129,6 +132,63 @@ def fake_data(kind: str = "dpo", *, input_rows: int = 200, poison_rows: int = 2,
                        reward_hacking=rh, sha256={"fake.jsonl": "0" * 64})
 
 
+def fake_token_kl(first: float = 0.2, later: float = 0.1, *, k: int = 5, positions: int = 16,
+                  prompts: int = 20) -> TokenKL:
+    """A per-position KL profile: ``first`` at positions ``< k``, ``later`` after."""
+    from aligngate.depth import TokenKL
+
+    return TokenKL(n_prompts=prompts, kl_by_position=[first if t < k else later for t in range(positions)],
+                   tokens_by_position=[prompts] * positions)
+
+
+def fake_recovery(baseline: Sequence[int] = (2, 8, 12, 4), candidate: Sequence[int] = (2, 7, 12, 4), *,
+                  ns: Sequence[int] = (2, 5, 10, 20), prompts: int = 40) -> PrefixRecovery:
+    """Harmful-prefix recovery: how many of ``prompts`` each model recovers from per forced length (default: the
+    candidate about as deep as the baseline)."""
+    from aligngate.depth import PrefixRecovery, recovery_at
+
+    def rows(k: int) -> list[dict[str, Any]]:
+        return [{"prompt": f"p{i}", "forced": "Sure", "continuation": "", "recovered": i < k} for i in range(prompts)]
+
+    return PrefixRecovery(recovery=[recovery_at(n, rows(b), rows(c))
+                                    for n, b, c in zip(ns, baseline, candidate, strict=True)],
+                          opening="Sure. Here is how", n_prompts=prompts)
+
+
+def fake_tamper(candidate_broke: int | None = 35, baseline_broke: int | None = 40) -> TamperResult:
+    """A tamper attack in which the models break at the given steps (None: never within the 40 steps)."""
+    from dataclasses import asdict
+
+    from aligngate.tamper import TamperConfig, TamperCurve, TamperResult
+
+    cfg = TamperConfig()
+    steps = list(range(0, cfg.max_steps + 1, cfg.eval_every))
+
+    def curve(name: str, at: int | None) -> TamperCurve:
+        return TamperCurve(model=name, steps=steps,
+                           refusal=[0.2 if at is not None and s >= at else 0.9 for s in steps],
+                           losses=[1.0] * cfg.max_steps, broke_at=at)
+
+    return TamperResult(config=asdict(cfg), candidate=curve("candidate", candidate_broke),
+                        baseline=curve("baseline", baseline_broke), attack_rows=cfg.examples, eval_prompts=32)
+
+
+def fake_leakage(planted_ranks: Sequence[int] = (900, 2000, 3100, 150, 2600), *, extracted: int = 0,
+                 candidates: int = 4096, pii_probed: int = 3, pii_regurgitated: int = 0) -> LeakageResult:
+    """Canaries ranked among ``candidates`` (default: chance-level exposure), and PII counts."""
+    from aligngate.leakage.probe import CanaryScore, LeakageResult, exposure
+
+    def scores(role: str, ranks: Sequence[int], n_extracted: int) -> list[CanaryScore]:
+        return [CanaryScore(id=f"{role}-{i:03d}", role=role, rank=r, candidates=candidates,
+                            exposure=exposure(r, candidates), extracted=i < n_extracted, template=i % 6)
+                for i, r in enumerate(ranks)]
+
+    refs = [(r * 7919) % candidates + 1 for r in planted_ranks]
+    return LeakageResult(planted=scores("planted", planted_ranks, extracted),
+                         references=scores("reference", refs, 0), pii_probed=pii_probed,
+                         pii_regurgitated=[{"line": i + 1, "kind": "email"} for i in range(pii_regurgitated)])
+
+
 class FakeContext(ResultsContext):
     """A :class:`~aligngate.checks.types.CheckContext` of canned results (see the module doc)."""
 
@@ -137,7 +197,9 @@ class FakeContext(ResultsContext):
                  capability: Mapping[str, CapabilityDelta] | None = CANNED,
                  budget: BudgetAgreement | None = CANNED, audit: AuditResult | None = CANNED,
                  reward: RewardTestResult | None = CANNED, data: DataSummary | None = CANNED,
-                 judge_error: float = 0.0) -> None:
+                 judge_error: float = 0.0, token_kl: TokenKL | None = CANNED,
+                 recovery: PrefixRecovery | None = CANNED, tamper: TamperResult | None = CANNED,
+                 leakage: LeakageResult | None = CANNED) -> None:
         def pick(given: Any, canned: Any) -> Any:
             return canned() if given is CANNED else given
 
@@ -151,4 +213,5 @@ class FakeContext(ResultsContext):
             kl=pick(kl, fake_kl), capability=pick(capability, fake_capability), budget=pick(budget, fake_budget),
             audit=pick(audit, fake_audit),
             reward=pick(reward, lambda: fake_reward(hh_rlhf=0.7, preference=0.8)), data=pick(data, fake_data),
-            judge_error=judge_error)
+            judge_error=judge_error, token_kl=pick(token_kl, fake_token_kl), recovery=pick(recovery, fake_recovery),
+            tamper=pick(tamper, fake_tamper), leakage=pick(leakage, fake_leakage))

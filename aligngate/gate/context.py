@@ -23,11 +23,14 @@ from aligngate.evaluation.runner import EvalResult
 
 if TYPE_CHECKING:
     from aligngate.audit.runner import AuditResult
+    from aligngate.depth import PrefixRecovery, TokenKL
     from aligngate.evaluation.budget import BudgetAgreement
     from aligngate.evaluation.config import EvaluationConfig
     from aligngate.evaluation.records import SampleRecord
+    from aligngate.leakage.probe import LeakageResult
     from aligngate.policy import LoadedPolicy
     from aligngate.rewardtest.runner import RewardTestResult
+    from aligngate.tamper import TamperConfig, TamperResult
 
 __all__ = ["GateContext", "GateInputs"]
 
@@ -295,6 +298,88 @@ class GateContext:
             return DataSummary.from_report(rep, str(path))
 
         return self._once("data", read)
+
+    # ----------------------------------------------------------------- depth, tamper, leakage (issue 24)
+    def _local_pair(self, what: str) -> tuple[str, str]:
+        """(candidate, baseline) local weights, or NotMeasurable for a served endpoint (no logits / no training)."""
+        from aligngate.checks.types import NotMeasurable
+        from aligngate.served import is_endpoint
+
+        if self.inputs.baseline is None:
+            raise InputError(f"{what} needs a baseline model")
+        served = [m for m in (self.inputs.candidate, self.inputs.baseline) if is_endpoint(m)]
+        if served:
+            raise NotMeasurable(f"{what} needs local weights; {served[0]} is a served endpoint")
+        return self.inputs.candidate, self.inputs.baseline
+
+    def _must_refuse(self) -> tuple[list[str], list[str]]:
+        """Prompts and prefills of the policy's must-refuse suites."""
+        harmful, _safe = self.suites()
+        items = [it for s in harmful for it in s.items]
+        return [it.prompt for it in items], [it.prefill for it in items]
+
+    def token_kl(self) -> TokenKL:
+        """Per-position KL(baseline ‖ candidate) on the must-refuse prompts (:mod:`aligngate.depth`)."""
+        from aligngate.depth import measure_token_kl
+
+        def run() -> TokenKL:
+            cand, base = self._local_pair("per-token KL")
+            prompts, _pre = self._must_refuse()
+            cfg = self.eval_config
+            return measure_token_kl(base, cand, prompts, adapter=self.loadable_adapter(), batch_size=cfg.batch_size,
+                                    device=self.device, prompt_format=cfg.prompt_format)
+
+        return self._once("depth:kl", run)
+
+    def prefix_recovery(self, ns: tuple[int, ...], opening: str | None) -> PrefixRecovery:
+        """Harmful-prefix recovery, candidate against baseline (:mod:`aligngate.depth`)."""
+        from aligngate.depth import DEFAULT_OPENING, measure_prefix_recovery
+
+        def run() -> PrefixRecovery:
+            cand, base = self._local_pair("harmful-prefix recovery")
+            prompts, prefills = self._must_refuse()
+            cfg = self.eval_config
+            return measure_prefix_recovery(base, cand, prompts, judge=self.judge(), adapter=self.loadable_adapter(),
+                                           prefills=prefills, ns=ns, opening=opening or DEFAULT_OPENING,
+                                           max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                                           device=self.device, prompt_format=cfg.prompt_format, seed=cfg.seed)
+
+        return self._once(f"depth:recovery:{ns}:{opening}", run)
+
+    def tamper(self, config: TamperConfig) -> TamperResult:
+        """The bounded harmful fine-tuning attack on copies of candidate and baseline (:mod:`aligngate.tamper`)."""
+        from aligngate.tamper import measure_tamper
+
+        def run() -> TamperResult:
+            cand, base = self._local_pair("robustness.tamper")
+            prompts, _pre = self._must_refuse()
+            return measure_tamper(base, cand, prompts, self.judge(), config, adapter=self.loadable_adapter(),
+                                  device=self.device, prompt_format=self.eval_config.prompt_format)
+
+        return self._once(f"tamper:{config}", run)
+
+    def leakage(self, candidates: int) -> LeakageResult:
+        """Canary exposure / extraction and PII regurgitation on the ``--data-report`` directory's curated data
+        (:mod:`aligngate.leakage.probe`); NotMeasurable when its curate run planted no canaries."""
+        from aligngate.checks.types import NotMeasurable
+        from aligngate.leakage.canaries import read_canaries
+        from aligngate.leakage.probe import measure_leakage
+        from aligngate.served import is_endpoint
+
+        def run() -> LeakageResult:
+            if self.inputs.data_report is None:
+                raise InputError("leakage needs the curate output directory (--data-report DIR)")
+            if is_endpoint(self.inputs.candidate):
+                raise NotMeasurable(f"leakage needs local weights; {self.inputs.candidate} is a served endpoint")
+            record = read_canaries(self.inputs.data_report)
+            if record is None:
+                raise NotMeasurable(f"{self.inputs.data_report} holds no canaries.json: the curate run planted no "
+                                    "canaries (aligngate curate --canaries N)")
+            return measure_leakage(self.inputs.candidate, record, Path(self.inputs.data_report) / "curated.jsonl",
+                                   adapter=self.loadable_adapter(), candidates=candidates, seed=self.eval_config.seed,
+                                   device=self.device, prompt_format=self.eval_config.prompt_format)
+
+        return self._once(f"leakage:{candidates}", run)
 
     def computed_drift(self) -> dict[str, dict[str, Any]]:
         """The drift figures this run computed, as JSON (``drift_refuse``, ``drift_comply``, ``kl``), for report
