@@ -41,7 +41,7 @@ MAX_RESULTS = 5000
 """Results per run beyond this are counted in the run's properties, not listed (GitHub shows 5,000 per upload)."""
 
 _LOCATED_ERROR = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+): (?:key '(?P<key>[^']*)': )?(?P<msg>.*)$", re.S)
-_HELP_ANCHOR = {"adapter.": "#adapter-audit-findings", "data.": "#curation-checks", "policy.": "#policy-files"}
+_HELP_ANCHOR = {"policy.": "#policy-files"}
 _POLICY_RULE = ("policy.invalid", "the policy file is invalid (unknown or duplicate key, wrong type, unknown check "
                 "id): nothing is decided, exit 2")
 
@@ -99,7 +99,7 @@ def _registered_rules() -> dict[str, str]:
 
 def _rule(rule_id: str, known: dict[str, str]) -> dict[str, Any]:
     text = known.get(rule_id) or known.get(rule_id.split(":", 1)[0]) or rule_id
-    anchor = next((a for p, a in _HELP_ANCHOR.items() if rule_id.startswith(p)), "#checks")
+    anchor = next((a for p, a in _HELP_ANCHOR.items() if rule_id.startswith(p)), "#check-and-finding-ids")
     return {"id": rule_id, "name": rule_id, "shortDescription": {"text": text[:1000]},
             "fullDescription": {"text": text}, "helpUri": HELP_URI + anchor,
             "help": {"text": f"{rule_id}: {text}. `aligngate checks` lists every check and finding."}}

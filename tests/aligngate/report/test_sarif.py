@@ -177,3 +177,17 @@ def test_writer_error_after_the_run_blocks_and_rewrites_the_report(tmp_path: Pat
     again = read_report(tmp_path / "audit" / "report.json")
     assert again.verdict == "block" and again.exit_code == 2 and any("--sarif" in e for e in again.errors)
     assert 'errors="1"' in (tmp_path / "ok.xml").read_text()  # the JUnit file written after says so too
+
+
+def test_help_uris_point_at_readme_sections() -> None:
+    """Every rule's help URI anchor is a heading of the README (GitHub's slug)."""
+    import re
+
+    from aligngate.report.sarif import HELP_URI, _registered_rules, _rule
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    slugs = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+             for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+    known = _registered_rules()
+    anchors = {_rule(r, known)["helpUri"].removeprefix(HELP_URI) for r in [*known, "policy.invalid"]}
+    assert anchors and {a.lstrip("#") for a in anchors} <= slugs
