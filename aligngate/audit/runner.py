@@ -191,6 +191,14 @@ def audit_adapter(dir: str | os.PathLike[str], *, base: str | None = None,
 
     bf, res.info["binding"] = check_base_binding(root, expected)  # base sha256 the training manifest recorded
     f += bf
+    binding = res.info["binding"]
+    if binding.get("checked") and not binding.get("missing") and not binding.get("differ"):
+        # the bytes are the training base: a different name or path for it (a hub id vs a local snapshot) is no
+        # mismatch; the sha256 binding is the stronger identity
+        named = [x for x in f if x.id == "adapter.base_mismatch"]
+        if named:
+            f[:] = [x for x in f if x.id != "adapter.base_mismatch"]
+            binding["superseded"] = [x.explanation for x in named]
     if cfg.probe:
         if not base:
             f.append(make("adapter.probe_skipped", ".", "policy enables the behavioural probe but no --base was "

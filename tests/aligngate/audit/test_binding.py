@@ -63,3 +63,18 @@ def test_no_manifest_no_finding(ci_base: Path, ci_adapter: Callable[..., Path]) 
     assert not {"adapter.base_digest_mismatch", "adapter.base_digest_unverified"} & set(_findings(rep))
     assert rep.summary["info"]["binding"] == {"checked": False,
                                               "reason": "no training manifest.json in the adapter directory"}
+
+
+def test_verified_bytes_supersede_a_different_name(tmp_path: Path, ci_base: Path,
+                                                   ci_adapter: Callable[..., Path]) -> None:
+    """The adapter declares one path, the gate is given an identical snapshot elsewhere (a CI checkout): the sha256
+    binding verifies it, so the name-based adapter.base_mismatch does not block; unbound, it still does."""
+    from aligngate.stages.audit import audit_adapter
+
+    snapshot = tmp_path / "models" / "base"
+    shutil.copytree(ci_base, snapshot)
+    bound = audit_adapter(ci_adapter("bound", bound_to=ci_base), base=str(snapshot))
+    assert bound.exit_code == 0 and "adapter.base_mismatch" not in _findings(bound)
+    assert "different directories" in bound.summary["info"]["binding"]["superseded"][0]
+    plain = audit_adapter(ci_adapter("plain"), base=str(snapshot))
+    assert plain.exit_code == 1 and "adapter.base_mismatch" in _findings(plain)
