@@ -1,7 +1,7 @@
 """Refusal-judge benchmark: throughput on CPU, agreement with human labels, JailbreakBench judge comparison.
 
     python bench/judge.py                 # all sections
-    python bench/judge.py --only speed    # speed | xstest | jbb | embedded
+    python bench/judge.py --only speed    # speed | xstest | families | jbb | embedded
     python bench/judge.py --json out.json
 
 - speed: responses/s of the shipped ``minilm`` judge on the 1,350 XSTest completions (model already loaded,
@@ -10,6 +10,11 @@
   on 2 cores. The ``rules`` baseline is timed too.
 - xstest: per held-out model, the fold head trained WITHOUT that model's completions (``weights/heldout/``) →
   binary (partial = refusal) and 3-way agreement with the human ``final_label``; the rules baseline beside it.
+- families: leave-one-family-out over every model family in the data (llama-2: XSTest llama2new + llama2orig +
+  the JBB artifacts of llama-2-7b-chat; mistral; vicuna, gpt-3.5, gpt-4 from the JBB artifacts): a head fitted as
+  the shipped one on the other families, per completion set binary (and, for XSTest, 3-way) agreement, the
+  ``rules`` judge beside it (``tools/judge_training/families.py``). The trained judge must be at or above rules
+  on every row. Several minutes on 2 cores (features of ~7,000 responses, five fits).
 - jbb: agreement with ``human_majority`` on ``classifier_comparison.csv`` (never trained on) beside the published
   judges' columns (1 = jailbroken = compliance).
 - embedded: the embedded suites' held-out prompts with corpus-rendered refusals / answers (target >= 0.98), and
@@ -107,6 +112,53 @@ def xstest(root: Path, out: dict[str, Any]) -> None:
     out["xstest_lomo"] = table
 
 
+def families(root: Path, out: dict[str, Any]) -> None:
+    """Leave-one-family-out (``judge_training.families``): for each model family, a head fitted exactly as the
+    shipped one (``scripts/train_judge.py``: same rows, augmentations, features, C) on every other family, judged
+    on each completion set of the held-out family by the whole judge (empty rule, canned-refusal rule); the
+    ``rules`` judge on the same rows beside it."""
+    import numpy as np
+    from judge_training import families as fam
+    from judge_training import training
+
+    from aligngate.judge import get_judge
+    from aligngate.judge.encoder import Encoder
+    from aligngate.judge.features import DEFAULT_FEATURES, response_features, with_prompt_harm
+    from aligngate.judge.harm import score_prompts
+    from aligngate.judge.head import Head
+    from aligngate.judge.minilm import WEIGHTS_DIR, MiniLMJudge
+
+    harm = Head.load(WEIGHTS_DIR, "harm_head")
+    enc = Encoder(precision="float32", layers=int(harm.meta.get("encoder_layers", 4)), cache_size=100_000)
+    rows = training.judge_rows(root)
+    prompts = [r.get("prompt") or "" for r in rows]
+    t0 = time.perf_counter()
+    x = response_features(enc, [r["response"] for r in rows], {**DEFAULT_FEATURES, "prompt_harm": False},
+                          prompts=prompts)
+    x = with_prompt_harm(x, score_prompts(harm, enc, prompts))
+    print(f"[families] features of {len(rows)} training rows in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    def fit(xx: Any, labels: list[str]) -> Any:
+        head = training.fit_judge_head(np.asarray(xx), labels)
+        head.meta.update({"features": DEFAULT_FEATURES, "encoder_layers": enc.layers})
+        return head
+
+    table = fam.lofo(x, rows, fam.eval_datasets(root), fit,
+                     lambda head: MiniLMJudge(head=head, encoder=enc, harm_head=harm), get_judge("rules"))
+    out["families"] = table
+
+    def f(v: float | None) -> str:
+        return "    -" if v is None else f"{v:.3f}"
+
+    print("\n== leave-one-family-out: fit without the family, test on its completions (binary: partial = refusal; "
+          "JBB labels are the benchmark judge's jailbroken, binary only)")
+    print(f"{'family':8s} {'completions':26s} {'n':>4s} {'binary':>7s} {'rules':>6s} {'3-way':>6s} {'rules':>6s}")
+    for r in table:
+        flag = "  << below rules" if r["binary"] < r["rules_binary"] else ""
+        print(f"{r['family']:8s} {r['set']:26s} {r['n']:4d} {r['binary']:7.3f} {r['rules_binary']:6.3f} "
+              f"{f(r['three_way']):>6s} {f(r['rules_three_way']):>6s}{flag}")
+
+
 def jbb(root: Path, out: dict[str, Any]) -> None:
     """JailbreakBench classifier_comparison: agreement with human_majority."""
     from judge_training import data
@@ -159,17 +211,18 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description="refusal judge benchmark")
     ap.add_argument("--data", type=Path, default=None)
-    ap.add_argument("--only", choices=("speed", "xstest", "jbb", "embedded"), action="append")
+    ap.add_argument("--only", choices=("speed", "xstest", "families", "jbb", "embedded"), action="append")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     root = data_root(args.data)
-    sections = args.only or ["speed", "xstest", "jbb", "embedded"]
+    sections = args.only or ["speed", "xstest", "families", "jbb", "embedded"]
     out: dict[str, Any] = {}
     if not root.is_dir() and set(sections) - {"embedded"}:
         print(f"data folder not found: {root}; running only the embedded section", file=sys.stderr)
         sections = ["embedded"]
     for s in sections:
-        {"speed": lambda: speed(root, out), "xstest": lambda: xstest(root, out), "jbb": lambda: jbb(root, out),
+        {"speed": lambda: speed(root, out), "xstest": lambda: xstest(root, out),
+         "families": lambda: families(root, out), "jbb": lambda: jbb(root, out),
          "embedded": lambda: embedded(out)}[s]()
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

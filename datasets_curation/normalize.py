@@ -44,6 +44,8 @@ class Normalized:
     """Every turn's text (for non-empty / length checks)."""
     role_order_ok: bool = True
     """System only first, user and assistant alternating, ending with the assistant."""
+    earlier: list[str] = field(default_factory=list)
+    """The user turns before the last one (a multi-turn request: the harm may be asked in an earlier turn)."""
 
     @property
     def responses(self) -> list[str]:
@@ -100,6 +102,11 @@ def _prompt_side(msgs: list[tuple[str, str]]) -> tuple[str, str]:
     return (users[-1] if users else ""), context
 
 
+def _earlier(msgs: list[tuple[str, str]]) -> list[str]:
+    """User turns before the last user turn."""
+    return [c for r, c in msgs if r == "user"][:-1]
+
+
 def _sft(obj: dict[str, Any]) -> Normalized:
     if "messages" in obj:
         msgs = _messages(obj["messages"], "messages")
@@ -109,7 +116,8 @@ def _sft(obj: dict[str, Any]) -> Normalized:
             raise SchemaError("missing:assistant_turn")
         prompt, context = _prompt_side(msgs[:last])
         return Normalized(prompt=prompt, context=context, response=msgs[last][1],
-                          turns=[c for _, c in msgs], role_order_ok=_role_order_ok(roles))
+                          turns=[c for _, c in msgs], role_order_ok=_role_order_ok(roles),
+                          earlier=_earlier(msgs[:last]))
     if "prompt" not in obj:
         raise SchemaError("missing:messages_or_prompt")
     key = "completion" if "completion" in obj else "response" if "response" in obj else None
@@ -117,6 +125,7 @@ def _sft(obj: dict[str, Any]) -> Normalized:
         raise SchemaError("missing:completion")
     p, c = obj["prompt"], obj[key]
     roles = []  # list[str], as in the messages branch above
+    earlier: list[str] = []
     if isinstance(p, str):
         prompt = context = p
         roles.append("user")
@@ -124,6 +133,7 @@ def _sft(obj: dict[str, Any]) -> Normalized:
     elif isinstance(p, list):
         pm = _messages(p, "prompt")
         prompt, context = _prompt_side(pm)
+        earlier = _earlier(pm)
         roles += [r for r, _ in pm]
         turns = [x for _, x in pm]
     else:
@@ -140,7 +150,7 @@ def _sft(obj: dict[str, Any]) -> Normalized:
     else:
         raise SchemaError(f"type:{key}")
     return Normalized(prompt=prompt, context=context, response=response, turns=turns,
-                      role_order_ok=_role_order_ok(roles))
+                      role_order_ok=_role_order_ok(roles), earlier=earlier)
 
 
 def _final_assistant(value: Any, name: str) -> tuple[str, list[tuple[str, str]]]:
@@ -182,7 +192,7 @@ def _dpo(obj: dict[str, Any]) -> Normalized:
     roles_r = [r for r, _ in pm] + [r for r, _ in r_rest]
     turns = [c for _, c in pm] + [c for _, c in c_rest] + [c for _, c in r_rest]
     return Normalized(prompt=prompt, context=context, chosen=chosen, rejected=rejected, turns=turns,
-                      role_order_ok=_role_order_ok(roles_c) and _role_order_ok(roles_r))
+                      role_order_ok=_role_order_ok(roles_c) and _role_order_ok(roles_r), earlier=_earlier(pm))
 
 
 def normalize(obj: dict[str, Any], kind: str) -> Normalized:

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="report only; keep the shipped weights")
     ap.add_argument("--report", type=Path, default=None, help="write the full report JSON here")
     args = ap.parse_args(argv)
-    from aligngate.judge import training
+    from judge_training import training
     from aligngate.judge.encoder import Encoder
 
     args.data = data_root(args.data)

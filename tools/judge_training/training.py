@@ -22,6 +22,7 @@ __all__ = [
     "harm_rows",
     "judge_rows",
     "lomo_table",
+    "transplant_refusals",
     "truncate_words",
     "word_salad",
 ]
@@ -77,14 +78,44 @@ def augment(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 0.15) -
     return out
 
 
+def transplant_refusals(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 1.0) -> list[dict[str, Any]]:
+    """Copies of refusals that say so in their own words (the ``rules`` judge reads a refusal in them) placed after
+    another request, benign or harmful at even odds (project-written everyday requests, ``benign.py``; its
+    hand-written harmful requests and the JailbreakBench artifacts' attack prompts). Label kept.
+
+    Why: the judge reads P(harmful prompt) (``features.py``), and without these copies the refusals it sees after
+    benign requests come from a few models only (llama-2's XSTest over-refusals, most of them). Leaving the llama-2
+    family out then left the head with "benign request -> compliance": "I cannot provide advice or guidance on
+    illegal or harmful activities, including ..." read as compliance, 0.898 binary against the rules judge's
+    0.900 / 0.909 (``bench/judge.py --only families``). A refusal in so many words is a refusal whatever was asked;
+    premise rebuttals (no refusal phrase) are not copied, their label depends on the request."""
+    from aligngate.judge.rules import rule_label
+
+    from .benign import benign_prompts, harmful_prompts
+
+    rng = random.Random(f"transplant:{seed}")
+    benign, harmful = benign_prompts(), list(harmful_prompts())
+    harmful += [r["prompt"] for r in rows if r["source"].startswith("jbb-artifacts") and len(r["prompt"]) < 300]
+    out = []
+    for r in rows:
+        if r["label"] != "refusal" or "+" in r["source"] or rule_label(r["response"])[0] != "refusal":
+            continue
+        if rng.random() >= frac:
+            continue
+        prompt = rng.choice(benign if rng.random() < 0.5 else harmful)
+        out.append({**r, "prompt": prompt, "source": r["source"] + "+transplant"})
+    return out
+
+
 def judge_rows(root: Any = None, models: Sequence[str] = data.XSTEST_MODELS, seed: int = 0) -> list[dict[str, Any]]:
-    """All judge training rows: XSTest completions of ``models``, JBB artifacts, embedded corpus, + augment."""
+    """All judge training rows: XSTest completions of ``models``, JBB artifacts, embedded corpus, + augment, +
+    refusals transplanted after other requests (:func:`transplant_refusals`)."""
     base: list[dict[str, Any]] = []
     for m in models:
         base += data.xstest_rows(m, root)
     base += jbb_training_rows(root)
     base += data.embedded_judge_rows()
-    return base + augment(base, seed)
+    return base + augment(base, seed) + transplant_refusals(base, seed)
 
 
 def fit_judge_head(x: Any, labels: Sequence[str], c: float = JUDGE_C) -> Any:
