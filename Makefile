@@ -17,7 +17,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast test-gpu bench lint clean
 
 install: $(STAMP)
 
@@ -43,6 +43,12 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not prefect"
+
+# The GPU tests (marked gpu; skipped without CUDA, so `make test` passes over them): every product command on CUDA.
+# Needs a CUDA torch (TORCH_SPEC above) and the [gpu] extra for QLoRA: pip install 'bitsandbytes==0.50.2'.
+# bench/gpu_run.py runs them and the GPU benches on a bare GPU machine.
+test-gpu: install
+	$(PY) -m pytest -q -rA -m gpu tests/gpu tests/aligngate/fastgen
 
 # ruff (rules in pyproject [tool.ruff]) over the repository, then mypy over the installed `aligngate` namespace
 # (tools/typecheck.py lays the package-dir mapping out under build/typecheck; strict on the public API, [tool.mypy]).

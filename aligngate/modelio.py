@@ -439,8 +439,12 @@ def model_fingerprint(path: str | os.PathLike[str]) -> dict[str, str]:
 
 def load_training_model(path_or_id: str | os.PathLike[str], *, task: str = "causal",
                         init_adapter: str | os.PathLike[str] | None = None, pad_token_id: int | None = None,
-                        dtype: Any = None, trust_remote_code: bool = False) -> Any:
+                        dtype: Any = None, trust_remote_code: bool = False, quantization_config: Any = None,
+                        device_map: Any = None) -> Any:
     """A base model to fine-tune, in train mode, fp32 unless ``dtype`` says otherwise.
+
+    ``quantization_config`` / ``device_map`` (causal only): a quantized base for QLoRA
+    (:mod:`aligngate.training.quantize`), passed to ``from_pretrained`` as they are.
 
     ``task="causal"``: a causal LM, optionally with ``init_adapter`` attached *trainable* (training continues
     that adapter; the adapter dir passes the same safety checks as every load). ``task="reward"``: a sequence
@@ -466,8 +470,11 @@ def load_training_model(path_or_id: str | os.PathLike[str], *, task: str = "caus
         model = _from_pretrained(AutoModelForSequenceClassification, source, what, config=config,
                                  dtype=_torch_dtype(dtype), trust_remote_code=trust_remote_code)
     else:
+        quant: dict[str, Any] = {}
+        if quantization_config is not None:
+            quant = {"quantization_config": quantization_config, "device_map": device_map}
         model = _from_pretrained(AutoModelForCausalLM, source, what, dtype=_torch_dtype(dtype),
-                                 trust_remote_code=trust_remote_code)
+                                 trust_remote_code=trust_remote_code, **quant)
     if init_adapter is not None:
         adapter_dir = check_adapter_dir(init_adapter)
         try:

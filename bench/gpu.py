@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-steps", type=int, default=50)
     ap.add_argument("--train-methods", default="sft,dpo")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    ap.add_argument("--json", type=Path, default=None, help="also write every table's rows here (JSON)")
+    ap.add_argument("--ttv-prompts", type=int, default=1000, help="prompts per time-to-verdict gate run")
+    ap.add_argument("--ttv-decodes", default="exact,fused")
+    ap.add_argument("--qlora-steps", type=int, default=20)
     ap.add_argument("--workdir", type=Path, default=None, help="where models are saved (default: a temp dir)")
     args = ap.parse_args(argv)
 
@@ -97,14 +101,30 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     root = args.workdir or Path(tempfile.mkdtemp(prefix="aligngate-bench-"))
     root.mkdir(parents=True, exist_ok=True)
+    collected: dict[str, Any] = {}
+    if "labels" in sections:
+        failed += _section(md, "Label agreement", lambda: _labels(root, device), collected)
     for shape in shapes:
+        if "ttv" in sections:
+            failed += _section(md, f"Time to verdict, {shape} shape",
+                               lambda shape=shape: _ttv(args, shape, root, device), collected)
         if "gen" in sections:
-            failed += _section(md, f"Generation, {shape} shape", lambda shape=shape: _gen(args, shape, root, device))
+            failed += _section(md, f"Generation, {shape} shape", lambda shape=shape: _gen(args, shape, root, device),
+                               collected)
         if "train" in sections:
             for method in args.train_methods.split(","):
                 failed += _section(md, f"LoRA {method.upper()}, {shape} shape",
-                                   lambda m=method, shape=shape: _train(args, shape, m, root, device))
+                                   lambda m=method, shape=shape: _train(args, shape, m, root, device), collected)
+        if "qlora" in sections:
+            failed += _section(md, f"QLoRA, {shape} shape", lambda shape=shape: _qlora(args, shape, root, device),
+                               collected)
     text = "\n".join(md) + "\n"
+    if args.json:
+        import json
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"device": device, "env": env_lines(), "failed": failed,
+                                         "sections": collected}, indent=1, default=str), encoding="utf-8")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
@@ -112,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _section(md: list[str], title: str, fn: Any) -> int:
+def _section(md: list[str], title: str, fn: Any, collected: dict[str, Any] | None = None) -> int:
     print(f"\n## {title}", flush=True)
     t0 = time.perf_counter()
     try:
@@ -120,7 +140,11 @@ def _section(md: list[str], title: str, fn: Any) -> int:
     except Exception as exc:  # one failing section must not lose the others' numbers
         traceback.print_exc()
         md += [f"## {title}", "", f"FAILED: {type(exc).__name__}: {exc}", ""]
+        if collected is not None:
+            collected[title] = {"failed": f"{type(exc).__name__}: {exc}"}
         return 1
+    if collected is not None:
+        collected[title] = {"tables": tables, "notes": notes, "seconds": time.perf_counter() - t0}
     md += [f"## {title}", ""]
     for name, rows in tables.items():
         md += [f"### {name}", "", table(rows)]
@@ -141,6 +165,31 @@ def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
                           budget=args.budget, stock_new_tokens=args.stock_new_tokens,
                           fast_batches=tuple(int(x) for x in args.fast_batches.split(",")))
     return b.tables, b.notes
+
+
+def _ttv(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
+    from bench.gpu_ttv import run_ttv_bench
+
+    decodes = tuple(d for d in args.ttv_decodes.split(",") if d)
+    if args.smoke:
+        return run_ttv_bench("tiny", root, device=device, n_prompts=min(args.ttv_prompts, 64), decodes=decodes[:1],
+                             batch_size=32)
+    return run_ttv_bench(shape, root, device=device, n_prompts=args.ttv_prompts, budgets=(args.budget,),
+                         decodes=decodes)
+
+
+def _labels(root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
+    from bench.gpu_labels import run_label_bench
+
+    return run_label_bench(root, device=device)
+
+
+def _qlora(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
+    from bench.gpu_train import run_qlora_bench
+
+    if args.smoke:
+        return run_qlora_bench("tiny", root, device=device, steps=3, batch=2, seq=(8, 32))
+    return run_qlora_bench(shape, root, device=device, steps=args.qlora_steps)
 
 
 def _train(args: argparse.Namespace, shape: str, method: str, root: Path,

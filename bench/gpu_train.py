@@ -196,3 +196,80 @@ def run_train_bench(shape: str, method: str, root: Path, *, device: str, steps: 
     notes.append("random-init weights and random data: the loss stays near ln(vocab); it checks that the math "
                  "matches, not learning")
     return {table: rows}, notes
+
+
+def _run_saved(base: Path, device: str, quantize: bool, data: Any, tok: Any, out_dir: Path, steps: int, batch: int,
+               max_len: int) -> dict[str, Any]:
+    """TRL SFT with LoRA r=16 on every linear layer of the saved ``base`` at TRL's default settings (gradient
+    checkpointing on), the base in bf16 or (``quantize``) 4-bit NF4 as ``aligngate train --quantize 4bit`` loads it."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    from aligngate.training.device import DeviceSettings
+    from aligngate.training.quantize import bnb_config, kbit_device_map
+
+    cuda = device == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    kw: dict[str, Any] = {"dtype": torch.bfloat16 if cuda else torch.float32, "use_safetensors": True}
+    if quantize:
+        kw |= {"quantization_config": bnb_config(DeviceSettings(device, "bf16", device)),
+               "device_map": kbit_device_map()}
+    model = AutoModelForCausalLM.from_pretrained(base, **kw)
+    if not quantize:
+        model.to(device)
+    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    args = SFTConfig(output_dir=str(out_dir), max_steps=steps, per_device_train_batch_size=batch, learning_rate=2e-4,
+                     logging_steps=1, save_strategy="no", report_to=[], seed=0, data_seed=0, disable_tqdm=True,
+                     dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda, lr_scheduler_type="constant",
+                     gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
+                     max_length=max_len, packing=False)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok, peft_config=lora)
+    t0 = time.perf_counter()
+    trainer.train()
+    if cuda:
+        torch.cuda.synchronize()
+    secs = time.perf_counter() - t0
+    losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+    del trainer, model
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return {"seconds": secs, "peak_gib": peak, "losses": losses}
+
+
+def run_qlora_bench(shape: str, root: Path, *, device: str, steps: int = 20, batch: int = 4,
+                    seq: tuple[int, int] = (256, 1024)) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """QLoRA (4-bit NF4 base) against bf16 LoRA on the saved random-init ``shape``, both at TRL's default settings
+    (gradient checkpointing on): peak GPU memory (load included), tokens/s, and the two loss curves side by side."""
+    from transformers import AutoTokenizer
+
+    from bench.gpu_models import SHAPES, make_base
+
+    base, t_make = make_base(shape, root / f"{shape}-random", device=device)
+    vocab = SHAPES[shape]["vocab_size"]
+    data, tokens = _sft_data(steps * batch, vocab, *seq, seed=3)
+    tok = AutoTokenizer.from_pretrained(base)
+    runs: dict[str, dict[str, Any]] = {}
+    configs = (("bf16 LoRA", False), ("QLoRA 4-bit NF4", True)) if device == "cuda" else (("bf16 LoRA", False),)
+    for name, quant in configs:
+        print(f"[qlora {shape}] {name}", flush=True)
+        runs[name] = _run_saved(base, device, quant, data, tok, root / f"{shape}-qlora", steps, batch, seq[1])
+    ref = runs["bf16 LoRA"]
+    rows = [{"config": name, "tok_s": tokens / r["seconds"], "peak_gib": r["peak_gib"],
+             "peak_vs_bf16": r["peak_gib"] / ref["peak_gib"] if ref["peak_gib"] == ref["peak_gib"] else None,
+             "seconds": r["seconds"], "loss_first": r["losses"][0] if r["losses"] else None,
+             "loss_last": r["losses"][-1] if r["losses"] else None} for name, r in runs.items()]
+    curve = [{"step": i + 1, **{name: (r["losses"][i] if i < len(r["losses"]) else None) for name, r in runs.items()}}
+             for i in range(max(len(r["losses"]) for r in runs.values()))]
+    notes = [f"random-init {shape} base saved in {t_make:.0f}s (untimed); {steps} steps, batch {batch}, "
+             f"{tokens:,} real tokens of {seq[0]}..{seq[1]}; LoRA r=16 all linear; gradient checkpointing on "
+             "(TRL's default) in both; peak = torch.cuda.max_memory_allocated from before the load"]
+    if device != "cuda":
+        notes.append("QLoRA needs CUDA (bitsandbytes 4-bit): not run on the CPU rehearsal")
+    title = f"QLoRA vs bf16 LoRA, {shape} shape, TRL default settings"
+    return {title: rows, f"loss curves, {shape} shape": curve}, notes

@@ -1,4 +1,4 @@
-"""``aligngate train --method sft|dpo|reward --base MODEL --data FILE --out DIR [--config FILE]``.
+"""``aligngate train --method sft|dpo|reward --base MODEL --data FILE --out DIR [--config FILE] [--quantize 4bit]``.
 
 ``sft``/``dpo``: a LoRA adapter (safetensors) plus tokenizer in DIR; ``reward``: a reward model (sequence
 classification, full or LoRA). Always ``DIR/manifest.json``. Output is staged and moved into place atomically.
@@ -28,6 +28,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--max-steps", type=int, help="override the config's max_steps")
+    p.add_argument("--quantize", choices=("none", "4bit"),
+                   help="4bit: QLoRA, the base quantized to 4-bit NF4 with bitsandbytes (sft/dpo; needs a CUDA GPU "
+                        "and bitsandbytes, else exit 2); overrides the config's quantize")
     add_output_flag(p)
     p.set_defaults(func=run)
 
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["seed"] = args.seed
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
+    if args.quantize is not None:
+        overrides["quantize"] = args.quantize
     result = train(args.method, args.base, args.data, args.out, config=args.config, overwrite=args.overwrite,
                    overrides=overrides)
     emit(args, result.summary(), lambda: (f"trained {result.method} in {result.seconds:.1f} s, {result.steps} "

@@ -99,6 +99,10 @@ class TrainConfig(BaseModel):
     """Reward model: full fine-tune (simplest to load) or LoRA with the ``score`` head saved in full."""
     center_rewards_coefficient: float | None = None
     """RewardTrainer's auxiliary loss pushing rewards towards zero mean (None: off)."""
+    quantize: Literal["none", "4bit"] = "none"
+    """``4bit``: QLoRA, the base quantized to 4-bit NF4 with bitsandbytes and LoRA trained on top in the training
+    precision (:mod:`aligngate.training.quantize`; TRL's ``--load_in_4bit``). sft and dpo only; needs a CUDA GPU
+    and bitsandbytes (else an error, exit 2). TRL's settings apply (gradient checkpointing on)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """``auto``: the GPU when there is one, else the CPU."""
     torch_threads: int | None = Field(default=None, ge=1)

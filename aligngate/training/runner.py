@@ -4,6 +4,11 @@ Each method module (:mod:`.sft`, :mod:`.dpo`, :mod:`.reward`) supplies only ``bu
 ``save(trainer, ctx, dest)``; everything else (output staging, seeding, the machine's training settings, loss
 curve, manifest, signing) is here. On a CUDA GPU sft and dpo train with the automatic fast configuration
 (:mod:`aligngate.training.settings`); the settings used go into the manifest.
+
+Several GPUs: ``accelerate launch --config_file configs/accelerate/ddp.yaml -m aligngate train ...`` (or
+``fsdp.yaml`` where the base does not fit one GPU) runs one process per GPU; every process trains its share of
+each batch and only the main one writes the output (under FSDP every process joins in gathering the weights first).
+The manifest records the number of processes (``device.processes``).
 """
 
 from __future__ import annotations
@@ -84,8 +89,15 @@ class RunContext:
         from aligngate.modelio import load_training_model
 
         fast = fast_blocker(self.method, self.cfg, self.device) is None
-        model = load_training_model(self.base, init_adapter=self.cfg.init_adapter,
-                                    dtype="bfloat16" if fast else None)
+        if self.cfg.quantize != "none":  # QLoRA: the base in 4-bit NF4 on this process's GPU
+            from aligngate.training.quantize import bnb_config, compute_dtype, kbit_device_map
+
+            model = load_training_model(self.base, init_adapter=self.cfg.init_adapter,
+                                        dtype=compute_dtype(self.device), quantization_config=bnb_config(self.device),
+                                        device_map=kbit_device_map())
+        else:
+            model = load_training_model(self.base, init_adapter=self.cfg.init_adapter,
+                                        dtype="bfloat16" if fast else None)
         self.settings = choose_settings(self.method, self.cfg, self.device, model.config)
         if self.settings.attn_implementation:
             base_model = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -209,6 +221,9 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise InputError(f"output directory exists and is not empty: {out} (pass --overwrite to replace it)")
     device = choose_device(cfg.device, cfg.precision)
+    from aligngate.training.quantize import check_quantize
+
+    check_quantize(method, cfg.quantize, device)
     import torch
     from transformers import set_seed
 
@@ -219,6 +234,8 @@ def run_training(method: str, base: str | Path, data: str | Path | Sequence[dict
     try:
         return _run(method, base, located, label, rows, out, cfg, device, build=build, save=save, kind=kind,
                     overwrite=overwrite, config_path=config_path)
+    except _OtherProcess as other:  # the main process writes the output; the others return what they trained
+        return other.result
     finally:
         torch.set_num_threads(threads)
 
@@ -251,18 +268,33 @@ def _run(method: str, base: str, located: list[Any], label: str, rows: list[dict
             raise TrainingError(f"{method} training failed: {type(exc).__name__}: {exc}") from exc
         seconds = time.perf_counter() - t0
         _check_finite(trainer, losses, getattr(output, "training_loss", None), method, base)
-        save(trainer, ctx, stage)
-        tok.save_pretrained(stage)
         train_loss = getattr(output, "training_loss", None)
         result: dict[str, Any] = {"steps": int(trainer.state.global_step), "losses": losses,
                   "final_loss": losses[-1]["loss"] if losses else train_loss,
                   "train_loss": train_loss, "seconds": round(seconds, 3)}
+        done = TrainResult(out_dir=out, manifest=out / "manifest.json", final_loss=result["final_loss"],
+                           losses=losses, seconds=seconds, method=method, steps=result["steps"])
+        processes = int(getattr(trainer.args, "world_size", 1) or 1)
+        if getattr(trainer, "is_fsdp_enabled", False):
+            trainer.save_model(str(stage))  # every process gathers the sharded weights; the main one writes
+        if processes > 1 and not trainer.is_world_process_zero():
+            raise _OtherProcess(done)  # several processes (accelerate launch): only the main one writes the output
+        if not getattr(trainer, "is_fsdp_enabled", False):
+            save(trainer, ctx, stage)
+        tok.save_pretrained(stage)
         manifest = build_manifest(method=method, base=base, data_label=label, data_rows=rows,
                                   config=cfg.to_manifest(), config_path=config_path, out_dir=stage, result=result,
                                   device={"device": device.device, "precision": device.precision,
-                                          "name": device.name}, kind=kind,
+                                          "name": device.name, "processes": processes}, kind=kind,
                                   settings=ctx.settings.to_manifest())
         write_manifest(stage, manifest)
         sign_if_configured(stage)
-    return TrainResult(out_dir=out, manifest=out / "manifest.json", final_loss=result["final_loss"], losses=losses,
-                       seconds=seconds, method=method, steps=result["steps"])
+    return done
+
+
+class _OtherProcess(Exception):  # noqa: N818 - control flow, never reported
+    """Raised inside the staged output by a process other than the main one, so that its stage is discarded."""
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__("not the main process")
+        self.result = result

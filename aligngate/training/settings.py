@@ -6,8 +6,9 @@ Three profiles, recorded in ``manifest.json`` (``training_settings``) so a run c
 - ``cuda-fast``: sft / dpo on a bf16 GPU with ``fast: true`` (the default): the automatic fast configuration of
   :func:`aligngate.training.autoconfig.fast_training_kwargs` -- bf16 weights, tf32, padding-free SFT with varlen
   attention, gradient checkpointing only where the estimated peak memory needs it;
-- ``cuda-stock``: everything else on a GPU (reward models, ``fast: false``, fp16/fp32 precision): TRL's own
-  configuration, gradient checkpointing on as TRL defaults.
+- ``cuda-stock``: everything else on a GPU (reward models, ``fast: false``, fp16/fp32 precision, QLoRA with
+  ``quantize: 4bit``): TRL's own configuration, gradient checkpointing on as TRL defaults; a 4-bit base is recorded
+  in ``quantization``.
 
 The user's hyperparameters (batch size, learning rate, LoRA, steps) are the same in every profile; only memory
 layout, kernels and recomputation change.
@@ -39,6 +40,9 @@ class TrainSettings:
     notes: list[str] = field(default_factory=list)
     estimated_peak_gib: float | None = None
     """The fast configuration's estimate of peak GPU memory (None elsewhere)."""
+    quantization: dict[str, Any] | None = None
+    """How the base was quantized (``--quantize 4bit``: bitsandbytes NF4, :mod:`aligngate.training.quantize`);
+    None: not quantized."""
 
     @property
     def padding_free(self) -> bool:
@@ -60,6 +64,8 @@ def fast_blocker(method: str, cfg: TrainConfig, device: DeviceSettings) -> str |
     """Why the fast configuration does not apply to this run (None: it does, on a CUDA GPU)."""
     if device.device != "cuda":
         return "not on a CUDA GPU"
+    if cfg.quantize != "none":
+        return f"quantize: {cfg.quantize} (QLoRA trains with TRL's settings)"
     if not cfg.fast:
         return "fast: false"
     if method not in ("sft", "dpo"):
@@ -79,9 +85,14 @@ def choose_settings(method: str, cfg: TrainConfig, device: DeviceSettings, model
                              notes=["CPU: fp32, no gradient checkpointing"])
     why = fast_blocker(method, cfg, device) or (None if model_config is not None else "base config unknown")
     if why is not None:
+        from aligngate.training.quantize import compute_dtype, quantization_record
+
+        quant = quantization_record(cfg.quantize, device)
         return TrainSettings("cuda-stock", {"activation_checkpointing": True,
                                             "activation_checkpointing_kwargs": {"use_reentrant": False}},
-                             notes=[f"TRL's stock configuration ({why}): gradient checkpointing on"])
+                             dtype=compute_dtype(device) if quant else None,
+                             notes=[f"TRL's stock configuration ({why}): gradient checkpointing on"],
+                             quantization=quant)
     from aligngate.training.autoconfig import fast_training_kwargs
 
     memory = _gpu_memory_bytes() if gpu_memory_bytes is None else gpu_memory_bytes
@@ -96,4 +107,5 @@ def choose_settings(method: str, cfg: TrainConfig, device: DeviceSettings, model
     args.pop("per_device_train_batch_size", None)  # the user's batch size is kept as is
     init = fast["model_init_kwargs"]
     return TrainSettings("cuda-fast", args, dtype=init.get("dtype"),
-                         attn_implementation=init.get("attn_implementation"), notes=list(fast["notes"]), estimated_peak_gib=round(float(fast["estimated_peak_gib"]), 2))
+                         attn_implementation=init.get("attn_implementation"), notes=list(fast["notes"]),
+                         estimated_peak_gib=round(float(fast["estimated_peak_gib"]), 2))
