@@ -37,6 +37,11 @@ def add_parser(subparsers: Any) -> None:
                    help="apply a reviewed review.csv to the curate output in --out (rows marked 'release' move "
                         "to curated.jsonl)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.add_argument("--canaries", type=int, default=0, metavar="N",
+                   help="plant N random canaries (realistic templates) as extra rows of curated.jsonl, recorded with "
+                        "N never-planted reference canaries in canaries.json, for the leakage.* checks")
+    p.add_argument("--canary-seed", type=int, default=None, metavar="SEED",
+                   help="seed of the canaries (default: random; recorded in canaries.json)")
     add_ci_flags(p)
     add_output_flag(p)
     p.set_defaults(func=run)
@@ -51,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         report = accept_review(args.out, args.accept)
     else:
         report = curate(args.input or "", args.kind or "", args.out, policy=args.policy,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, canaries=args.canaries, canary_seed=args.canary_seed)
     return render_report(args, report, args.out)

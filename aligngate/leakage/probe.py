@@ -119,31 +119,42 @@ def _chance(size: int) -> float:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_answers(model: Any, tok: Any, prompt: str, answers: Sequence[str], *, batch_size: int = 256,
-                  prompt_format: str = "chat") -> list[float]:
-    """Sum of the log-probabilities of each answer's tokens after ``prompt`` (one forward pass per batch)."""
+def score_answers(model: Any, tok: Any, prompt: str, prefix: str, continuations: Sequence[str], *,
+                  batch_size: int = 512, prompt_format: str = "chat") -> list[float]:
+    """Sum of the log-probabilities of each continuation's tokens after ``prompt`` (chat-formatted) and the
+    response ``prefix``. The shared context runs once; its key/value cache is repeated over each batch of
+    continuations, so a candidate costs only its own few tokens."""
+    import copy
+
     import torch
 
     from aligngate.generation import encode_prompts, pad_token_id
 
     [p_ids] = encode_prompts(tok, [prompt], prompt_format=prompt_format)  # type: ignore[arg-type]
+    ctx = list(p_ids) + list(tok(prefix, add_special_tokens=False)["input_ids"])
     pad = pad_token_id(tok)
     dev = next(model.parameters()).device
     out: list[float] = []
     with torch.inference_mode():
-        for s in range(0, len(answers), batch_size):
-            chunk = [list(tok(a, add_special_tokens=False)["input_ids"]) for a in answers[s:s + batch_size]]
-            seqs = [list(p_ids) + a for a in chunk]
-            width = max(len(x) for x in seqs)
-            ids = torch.tensor([x + [pad] * (width - len(x)) for x in seqs], device=dev)
-            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in seqs], device=dev)
-            logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
-            tok_lp = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            start = len(p_ids) - 1
-            keep = torch.zeros_like(tok_lp, dtype=torch.bool)
-            for row, a in enumerate(chunk):
-                keep[row, start:start + len(a)] = True
-            sums = (tok_lp * keep).sum(-1)
+        first = model(input_ids=torch.tensor([ctx], device=dev), use_cache=True)
+        cache = first.past_key_values
+        last = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+        for s in range(0, len(continuations), batch_size):
+            chunk = [list(tok(c, add_special_tokens=False)["input_ids"]) for c in continuations[s:s + batch_size]]
+            if any(not c for c in chunk):
+                raise EvaluationError("leakage: a candidate continuation has no tokens")
+            width = max(len(x) for x in chunk)
+            ids = torch.tensor([x + [pad] * (width - len(x)) for x in chunk], device=dev)
+            cont_mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in chunk], device=dev)
+            batch_cache = copy.deepcopy(cache)
+            batch_cache.batch_repeat_interleave(len(chunk))
+            mask = torch.cat([torch.ones(len(chunk), len(ctx), dtype=cont_mask.dtype, device=dev), cont_mask], -1)
+            pos = (len(ctx) + torch.arange(width, device=dev)).unsqueeze(0).expand(len(chunk), -1)
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=batch_cache,
+                           use_cache=True).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+            rest = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * cont_mask[:, 1:]
+            sums = last[ids[:, 0]] + rest.sum(-1)
             if not bool(torch.isfinite(sums).all()):
                 raise EvaluationError("leakage: the model's log-likelihood of a canary is not finite")
             out.extend(float(x) for x in sums.tolist())
@@ -169,8 +180,9 @@ def _pool(record: CanaryRecord, size: int, seed: int) -> list[str]:
 
 def _rank(model: Any, tok: Any, c: Canary, pool: Sequence[str], prompt_format: str) -> tuple[int, int]:
     others = [s for s in pool if s != c.secret]
-    scores = score_answers(model, tok, c.prompt, [c.answer] + [c.answer_with(s) for s in others],
-                           prompt_format=prompt_format)
+    cut = len(c.prefix)
+    scores = score_answers(model, tok, c.prompt, c.prefix,
+                           [c.answer[cut:]] + [c.answer_with(s)[cut:] for s in others], prompt_format=prompt_format)
     true = scores[0]
     return 1 + sum(1 for x in scores[1:] if x > true), len(scores)
 

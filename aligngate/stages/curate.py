@@ -29,10 +29,13 @@ def _verbose() -> bool:
 
 
 def curate(input: str | os.PathLike[str], kind: str, out: str | os.PathLike[str], *,
-           policy: str | os.PathLike[str] | LoadedPolicy | None = None, progress: bool = True) -> Report:
+           policy: str | os.PathLike[str] | LoadedPolicy | None = None, progress: bool = True,
+           canaries: int = 0, canary_seed: int | None = None) -> Report:
     """Curate ``input`` (``kind`` ``sft`` or ``dpo``) into ``out`` (``curated.jsonl``, ``quarantine.jsonl``,
     ``review.csv``) and decide by the policy's ``data.*`` checks (registered defaults for those it does not list).
-    Exit 1 when e.g. the poison fraction is above the limit, 2 on errors."""
+    Exit 1 when e.g. the poison fraction is above the limit, 2 on errors. ``canaries`` > 0 plants that many random
+    canaries into ``curated.jsonl`` and records them with as many never-planted references in ``canaries.json``
+    (:func:`aligngate.leakage.canaries.plant_canaries`; read by the ``leakage.*`` checks)."""
     from aligngate.guard import run_guarded
 
     def body(report: Report) -> None:
@@ -44,8 +47,16 @@ def curate(input: str | os.PathLike[str], kind: str, out: str | os.PathLike[str]
         report.policy = {"path": loaded.path, "sha256": loaded.sha256}
         if not kind or not input:
             raise InputError("curate needs --kind and --input (or --accept REVIEWED.csv)")
+        if canaries < 0:
+            raise InputError(f"--canaries must be a positive number of canaries, not {canaries}")
         result = curate_file(input, kind, out, loaded.policy.spec.curation, progress=progress)
         fill_report(report, result, loaded)
+        if canaries:  # issue 24: memorisation canaries for the leakage.* checks (aligngate.leakage)
+            from aligngate.leakage.canaries import CANARY_FILE, plant_canaries
+
+            record = plant_canaries(out, canaries, kind, seed=canary_seed)
+            report.summary["canaries"] = {"planted": len(record.planted), "references": len(record.references),
+                                          "file": CANARY_FILE, "seed": record.seed}
 
     return run_guarded("curate", out, body, verbose=_verbose())
 

@@ -100,3 +100,28 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def issue24_adapters(embedded_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo's two SFT candidates of the embedded model (issue 24 tests): ``clean`` trained on the SFT rows
+    without the planted poison, ``poisoned`` on all of them (about a third harmful compliance); demo profile."""
+    import torch
+
+    from aligngate.embedded.corpus import sft_dataset, sft_truth
+    from aligngate.embedded.profile import demo_train_config
+    from aligngate.stages.train import train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows, truth = sft_dataset(), sft_truth()
+        root = tmp_path_factory.mktemp("issue24-adapters")
+        out = {}
+        for name, data in (("clean", [r for r, t in zip(rows, truth, strict=True) if not t["poison"]]),
+                           ("poisoned", rows)):
+            train("sft", str(embedded_model), data, root / name, config=demo_train_config("sft"))
+            out[name] = root / name
+        return out
+    finally:
+        torch.set_num_threads(before)
