@@ -225,7 +225,8 @@ class EndpointClient:
         if not isinstance(content, str):
             raise EvaluationError(f"{self._where()}: malformed answer (content is {type(content).__name__})")
         served = data.get("model") if isinstance(data.get("model"), str) else None
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        raw_usage = data.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         tokens = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else None
         logprobs = None
         if want_logprobs:

@@ -1,10 +1,12 @@
 """Scheduled re-check of what is deployed: re-gate every promoted version and watch its history.
 
-The ``regate-nightly`` deployment in ``prefect.yaml`` runs this on a cron schedule. For each live promoted
-version the gate is run again with the same subjects, its metrics are appended to the history store, and
-control rules (CUSUM and Shewhart limits, :mod:`aligngate.history`) check the series. A failed re-check or an
-out-of-control series appends a ``demote`` record to the registry, posts to ``webhook`` when given, and ends
-the flow FAILED (Prefect automations / notification blocks can alert on that state too).
+The ``regate-nightly`` deployment in ``prefect.yaml`` runs this on a cron schedule. The promoted versions are
+re-gated as parallel tasks (two threads by default; ``aligngate.flows._scale.with_runner(regate_flow, "dask")``
+or ``"ray"`` for workers). For each live promoted version the gate is run again with the same subjects, its
+metrics are appended to the history store, and control rules (CUSUM and Shewhart limits,
+:mod:`aligngate.history`) check the series. A failed re-check or an out-of-control series appends a ``demote``
+record to the registry, posts to ``webhook`` when given, and ends the flow FAILED (Prefect automations /
+notification blocks can alert on that state too).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from aligngate.flows._common import Outcome, final_state, publish
 from aligngate.gate.runner import TRENDED
@@ -48,7 +51,7 @@ def alert(webhook: str | None, message: str) -> None:
     httpx.post(webhook, json={"text": message}, timeout=10)
 
 
-@flow(name="aligngate-regate", log_prints=True)
+@flow(name="aligngate-regate", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def regate_flow(registry: str, out: str, policy: str | None = None, history: str | None = None,
                 webhook: str | None = None, reference: int = 5) -> Any:
     """Re-gate every live promoted version in ``registry``; demote and alert on failure or drift."""
@@ -59,8 +62,12 @@ def regate_flow(registry: str, out: str, policy: str | None = None, history: str
     live = {n: r for n, r in current(registry).items() if r["status"] == "promoted"}
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
-    for name, rec in sorted(live.items()):
-        res = regate_one(name, rec, policy, str(Path(out) / name), history)
+    # fan out: every promoted version is re-gated as its own task on the flow's task runner (threads by default;
+    # with_runner(regate_flow, "dask" | "ray") for workers), then each is published and controlled in name order
+    futures = {name: regate_one.submit(name, rec, policy, str(Path(out) / name), history)
+               for name, rec in sorted(live.items())}
+    for name in sorted(futures):
+        res = futures[name].result()
         key = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
         publish(f"re-gate of {name}", res.report, res.out, f"aligngate-regate-{key}")
         checks = control(name, history, reference)
