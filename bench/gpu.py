@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ttv-prompts", type=int, default=1000, help="prompts per time-to-verdict gate run")
     ap.add_argument("--ttv-decodes", default="exact,fused")
     ap.add_argument("--qlora-steps", type=int, default=20)
+    ap.add_argument("--gen-ttv", action=argparse.BooleanOptionalAction, default=True,
+                    help="gen: also time load + generation of every prompt (the product's: --sections ttv)")
     ap.add_argument("--workdir", type=Path, default=None, help="where models are saved (default: a temp dir)")
     args = ap.parse_args(argv)
 
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     collected: dict[str, Any] = {}
     if "labels" in sections:
-        failed += _section(md, "Label agreement", lambda: _labels(root, device), collected)
+        failed += _section(md, "Label agreement", lambda: _labels(root, device, args.smoke), collected)
     for shape in shapes:
         if "ttv" in sections:
             failed += _section(md, f"Time to verdict, {shape} shape",
@@ -163,7 +165,7 @@ def _gen(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
     else:
         b = run_gen_bench(shape, root, device=device, n_prompts=args.prompts, new_tokens=args.new_tokens,
                           budget=args.budget, stock_new_tokens=args.stock_new_tokens,
-                          fast_batches=tuple(int(x) for x in args.fast_batches.split(",")))
+                          fast_batches=tuple(int(x) for x in args.fast_batches.split(",")), ttv=args.gen_ttv)
     return b.tables, b.notes
 
 
@@ -178,9 +180,11 @@ def _ttv(args: argparse.Namespace, shape: str, root: Path, device: str) -> tuple
                          decodes=decodes)
 
 
-def _labels(root: Path, device: str) -> tuple[dict[str, Any], list[str]]:
+def _labels(root: Path, device: str, smoke: bool) -> tuple[dict[str, Any], list[str]]:
     from bench.gpu_labels import run_label_bench
 
+    if smoke:
+        return run_label_bench(root, device=device, limit=16, sft_steps=30)
     return run_label_bench(root, device=device)
 
 

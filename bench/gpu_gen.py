@@ -44,7 +44,19 @@ def llama_config(shape: str) -> Any:
 
 
 def make_model_dirs(shape: str, root: Path, device: str, seed: int = 0) -> tuple[Path, Path, float]:
-    """Save a random-init model of ``shape`` and a random LoRA adapter under ``root``; (base, adapter, seconds)."""
+    """The random-init model of ``shape`` and a random LoRA adapter (r=16, all linear layers) under ``root``, shared
+    with the other GPU benches (:mod:`bench.gpu_models`: untied output head, word tokenizer); (base, adapter,
+    seconds to build them, 0 when reused)."""
+    from bench.gpu_models import make_base, make_lora
+
+    t0 = time.perf_counter()
+    base, _ = make_base(shape, root / f"{shape}-random", device=device, seed=seed)
+    adapter = make_lora(base, root / f"{shape}-random-lora", device=device, seed=seed)
+    return base, adapter, time.perf_counter() - t0
+
+
+def make_model_dirs_tied(shape: str, root: Path, device: str, seed: int = 0) -> tuple[Path, Path, float]:
+    """The earlier layout (tied 1B head, 100-word tokenizer), kept for comparison with the 2026-11-23 results."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaForCausalLM
@@ -183,13 +195,18 @@ def _match(a: list[list[int]], b: list[list[int]], k: int | None = None) -> floa
 def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000, new_tokens: int = 128,
                   budget: int = 24, sample: int = 64, stock_new_tokens: int = 128,
                   fast_batches: tuple[int, ...] = (64, 256), backend: str = "auto",
-                  prompt_len: tuple[int, int] = (32, 128), modes: tuple[bool, ...] = (True, False)) -> GenBench:
-    """Stock (adapter attached, then merged) vs fast on one shape; returns the collected rows."""
+                  prompt_len: tuple[int, int] = (32, 128), modes: tuple[bool, ...] = (True, False),
+                  ttv: bool = True) -> GenBench:
+    """Stock (adapter attached, then merged) vs fast on one shape; returns the collected rows. ``ttv``: also time
+    load + generation of all prompts at the budget and at ``new_tokens`` (the product's own time to verdict is
+    ``bench/gpu_ttv.py``)."""
     bench = GenBench(shape)
     print(f"[gen {shape}] building random model + adapter", flush=True)
     base, adapter, t_make = make_model_dirs(shape, root, device)
     bench.notes.append(f"random-init model + adapter built and saved to safetensors in {t_make:.1f}s (untimed)")
-    cfg = llama_config(shape)
+    from bench.gpu_models import llama_config as shared_config
+
+    cfg = shared_config(shape)
     prompts = make_prompts(n_prompts, cfg.vocab_size, *prompt_len)
     rng = random.Random(2)
     sample_ids = rng.sample(range(n_prompts), min(sample, n_prompts))
@@ -248,20 +265,24 @@ def run_gen_bench(shape: str, root: Path, *, device: str, n_prompts: int = 1000,
                       tok_s=ntok / dt, peak_gib=_peak_gib(), x_vs_adapter=ntok / dt / tps_adapter,
                       x_vs_merged=ntok / dt / tps_merged, seconds=dt)
             _free()
-    ttv: dict[tuple[bool, int], tuple[int, float]] = {}
+    if not ttv:
+        model = None
+        _free()
+        return bench
+    ttvs: dict[tuple[bool, int], tuple[int, float]] = {}
     for exact in modes:
         bs_best = max((b for (e, b) in results if e == exact), key=lambda b: results[(exact, b)])
         for n_new in sorted({budget, new_tokens}):
             _, dt = _timed(lambda n_new=n_new, bs_best=bs_best, exact=exact: _ids(
                 model, prompts, max_new_tokens=n_new, batch_size=bs_best, backend=backend,
                 decode="exact" if exact else "fused", **kw))
-            ttv[(exact, n_new)] = (bs_best, t_prep + dt)
+            ttvs[(exact, n_new)] = (bs_best, t_prep + dt)
     tt = f"time-to-verdict, {n_prompts} prompts (seconds)"
     bench.add(tt, path="stock, adapter attached (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
               generate=total_new / tps_adapter, total=ttv_stock)
     bench.add(tt, path="stock, adapter merged (extrapolated)", batch=sb, new_tokens=new_tokens, load=t_load,
               generate=total_new / tps_merged, total=ttv_stock_merged)
-    for (exact, n_new), (bs_best, v) in ttv.items():
+    for (exact, n_new), (bs_best, v) in ttvs.items():
         bench.add(tt, path=f"fast {_mode(exact)} (measured)", batch=bs_best, new_tokens=n_new, load=t_prep,
                   generate=v - t_prep, total=v, x_vs_adapter=ttv_stock / v)
     bench.notes.append(

