@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=None, help="write the full report JSON here")
     args = ap.parse_args(argv)
     from judge_training import training
+
     from aligngate.judge.encoder import Encoder
 
     args.data = data_root(args.data)

@@ -54,7 +54,7 @@ def curate(input: str | os.PathLike[str], kind: str, out: str | os.PathLike[str]
         if canaries:  # issue 24: memorisation canaries for the leakage.* checks (aligngate.leakage)
             from aligngate.leakage.canaries import CANARY_FILE, plant_canaries
 
-            record = plant_canaries(out, canaries, kind, seed=canary_seed)
+            record = plant_canaries(Path(out), canaries, kind, seed=canary_seed)
             report.summary["canaries"] = {"planted": len(record.planted), "references": len(record.references),
                                           "file": CANARY_FILE, "seed": record.seed}
 
