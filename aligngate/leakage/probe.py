@@ -30,8 +30,8 @@ from aligngate.leakage.canaries import Canary, CanaryRecord, random_secret
 
 __all__ = ["CanaryScore", "LeakageResult", "exposure", "kept_pii", "measure_leakage", "score_answers"]
 
-DEFAULT_CANDIDATES = 4095
-"""Candidate secrets besides the true one (|R| = 4096: exposure up to 12 bits)."""
+DEFAULT_CANDIDATES = 1023
+"""Candidate secrets besides the true one (|R| = 1024: exposure up to 10 bits)."""
 MAX_PII = 200
 """PII strings probed at most (the first ones in curated.jsonl order)."""
 

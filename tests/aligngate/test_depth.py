@@ -22,6 +22,8 @@ from aligngate.depth import (
 )
 from aligngate.errors import EvaluationError, InputError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread beats a contended two
+
 
 def _logp(probs: list[list[float]]) -> object:
     import torch

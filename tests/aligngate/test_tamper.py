@@ -17,6 +17,8 @@ from aligngate.tamper import (
     measure_tamper,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread beats a contended two
+
 
 def test_config_from_params_validates_every_key() -> None:
     cfg = TamperConfig.from_params({"max_steps": 20, "learning_rate": 1, "floor": 0.4}, seed=3)

@@ -10,6 +10,8 @@ import pytest
 from aligngate.errors import InputError
 from aligngate.leakage.canaries import CANARY_FILE, canary_row, make_canaries, plant_canaries, read_canaries
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread beats a contended two
+
 
 def test_canaries_are_distinct_seeded_and_hold_their_secret_after_their_prefix() -> None:
     planted, refs = make_canaries(20, 20, seed=7)

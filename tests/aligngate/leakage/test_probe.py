@@ -12,6 +12,8 @@ from aligngate.errors import EvaluationError
 from aligngate.leakage.canaries import plant_canaries, read_canaries
 from aligngate.leakage.probe import _chance, exposure, kept_pii, measure_leakage, score_answers
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread beats a contended two
+
 
 def test_exposure_is_log2_of_the_rank_share() -> None:
     assert exposure(1, 4096) == 12.0
