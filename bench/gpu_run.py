@@ -49,11 +49,14 @@ LoRA peak memory, 8B, TRL defaults).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -235,25 +238,33 @@ def run_phase(phase: str, out: Path, work: Path, env: dict[str, str], smoke: boo
     if seconds_left < 20:
         return {"phase": phase, "rc": None, "seconds": 0.0, "status": "not run: out of time"}
     cmd = _phase_cmd(phase, out, work, smoke)
+    for stale in (out / f"{phase}.json", out / f"{phase}.md"):  # an earlier call's results never pass for this one's
+        stale.unlink(missing_ok=True)
     print(f"\n=== phase {phase} ({seconds_left:.0f}s left): {' '.join(cmd)}", flush=True)
     t0 = time.perf_counter()
     with (out / f"{phase}.log").open("w", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         assert proc.stdout is not None
-        status = "done"
+        expired = threading.Event()
+
+        def stop() -> None:  # the phase and whatever it started (gate subprocesses) end at the deadline
+            expired.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(seconds_left, stop)
+        watchdog.start()
         try:
             for line in proc.stdout:
                 log.write(line)
-                if time.perf_counter() - t0 > seconds_left:
-                    raise TimeoutError
                 if line.startswith(("===", "  [", "## ", "time to verdict", "FAILED", "PASSED", "ERROR")) or \
                         " passed" in line or " failed" in line:
                     print(f"  {phase}| {line.rstrip()[:200]}", flush=True)
-            proc.wait(timeout=max(1.0, seconds_left - (time.perf_counter() - t0)))
-        except (TimeoutError, subprocess.TimeoutExpired):
-            proc.kill()
             proc.wait()
-            status = "killed: out of time"
+        finally:
+            watchdog.cancel()
+        status = "killed: out of time" if expired.is_set() else "done"
     rc = proc.returncode
     return {"phase": phase, "rc": rc, "seconds": round(time.perf_counter() - t0, 1),
             "status": status if status != "done" else ("ok" if rc == 0 else f"exit {rc}")}
@@ -356,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     tables += ["## Phases", "", "| phase | status | seconds |", "|---|---|---|"]
     tables += [f"| {r['phase']} | {r['status']} | {r['seconds']} |" for r in results]
     bounds = must_show(phase_dir)
+    if args.smoke:  # tiny shapes on a CPU: the bounds are GPU bounds, so nothing is met or missed here
+        bounds = [{**b, "met": None, "measured": f"{b['measured']} (CPU rehearsal)"} for b in bounds]
     tables += ["", "## Issue 20's bounds", "", "| bound | measured | met |", "|---|---|---|"]
     tables += [f"| {b['bound']} | {b['measured']} | {'-' if b['met'] is None else ('yes' if b['met'] else 'NO')} |"
                for b in bounds]

@@ -52,6 +52,7 @@ def test_two_processes_write_one_output(tmp_path: Path, tiny_base: Path, data_di
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter", "train.json"], "a process left a stage behind"
 
 
+@pytest.mark.slow
 def test_train_launched_under_accelerate(tmp_path: Path, tiny_base: Path, data_dir: Path) -> None:
     from aligngate.training.launch import train_launched
 
