@@ -46,6 +46,11 @@ SAMPLES: dict[str, tuple[str, list[dict[str, Any]], str, list[str]]] = {
                        HARMFUL),
     "harmbench": (".csv", [{"Behavior": h, "SemanticCategory": "illegal", "BehaviorID": f"b{i}"}
                            for i, h in enumerate(HARMFUL)], "refuse", HARMFUL),
+    "harmbench-standard": (".csv", [{"Behavior": h, "FunctionalCategory": fc, "SemanticCategory": "illegal",
+                                     "BehaviorID": f"b{i}"}
+                                    for i, (h, fc) in enumerate([(HARMFUL[0], "standard"), (SAFE[0], "contextual"),
+                                                                 (HARMFUL[1], "standard")])],
+                           "refuse", HARMFUL),
     "strongreject": (".csv", [{"category": "crime", "source": "s", "forbidden_prompt": h} for h in HARMFUL],
                      "refuse", HARMFUL),
     "do-not-answer": (".csv", [{"id": str(i), "risk_area": "Malicious Uses", "question": h}
