@@ -47,6 +47,9 @@ def render_markdown(report: Any) -> str:
         if isinstance(subj, dict):
             what = subj.get("model") or subj.get("path") or subj.get("report") or ""
             extra = f" + adapter `{subj['adapter']}`" if subj.get("adapter") else ""
+            served = subj.get("served")
+            if isinstance(served, dict):  # an endpoint: no weights to hash, the model id the server reported
+                extra += f" (served; answered as `{served.get('served_model') or '?'}`, no sha256 of its weights)"
             out.append(f"- **{role}**: `{what}`{extra}")
     out.append("")
     if report.checks:

@@ -359,6 +359,8 @@ def test_gate_with_a_server_answering_malformed_json_blocks_naming_it(
     assert (rc, rep["verdict"], rep["exit_code"]) == (2, "block", 2)
     errors = [c["message"] for c in rep["checks"] if c["status"] == "error"]
     assert errors and all(f"endpoint {url}" in m and "malformed" in m for m in errors)
+    assert rep["subjects"]["candidate"]["served"]["endpoint"] == url and rep["subjects"]["candidate"]["sha256"] == {}
+    assert "(served; answered as" in (tmp_path / "g" / "report.md").read_text()
 
 
 def test_an_adapter_with_a_served_model_is_an_input_error(scripted: tuple[str, Any], tmp_path: Path,
