@@ -203,6 +203,7 @@ def environment(work: Path, wheels: Path | None, *, block: list[str], smoke: boo
     env.update({"PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "DO_NOT_TRACK": "1",
                 "HF_DATASETS_CACHE": str(work / "hf-datasets")})
+    env["ALIGNGATE_GPU_MODELS"] = str(work / "models")  # the GPU tests save the 1B shape where the benches look
     if smoke:
         env["ALIGNGATE_GPU_REHEARSAL"] = "1"
     return env

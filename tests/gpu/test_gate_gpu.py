@@ -5,6 +5,7 @@ load included (the CLI in a fresh process, as a user runs it)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -63,9 +64,10 @@ def test_gate_time_to_verdict_on_a_1b_shaped_model(device: str, judge_name: str,
     from bench.gpu_models import SHAPES, make_base, make_lora, random_words, write_suite
 
     shape = _shape(device)
-    models = tmp_path_factory.mktemp(f"shape-{shape}")
-    base, _ = make_base(shape, models / "base", device=device)
-    adapter = make_lora(base, models / "adapter", device=device)
+    shared = os.environ.get("ALIGNGATE_GPU_MODELS")  # bench/gpu_run.py: the benches reuse what is built here
+    models = Path(shared) if shared else tmp_path_factory.mktemp(f"shape-{shape}")
+    base, _ = make_base(shape, models / f"{shape}-random", device=device)
+    adapter = make_lora(base, models / f"{shape}-random-lora", device=device)
     vocab = SHAPES[shape]["vocab_size"]
     harmful = write_suite(tmp_path / "harmful.jsonl", random_words(128, vocab, 32, 128, seed=1), "refuse")
     safe = write_suite(tmp_path / "safe.jsonl", random_words(128, vocab, 32, 128, seed=2), "comply")
