@@ -27,8 +27,8 @@ def cuda() -> bool:
 
 
 needs_cuda = pytest.mark.skipif("not __import__('torch').cuda.is_available()",
-                                reason="CUDA-only assertion (profile, bf16, 4-bit, time bound): skipped in the CPU "
-                                       "rehearsal")
+                                reason="needs a CUDA GPU (CUDA-only: training profiles, 4-bit, the static decoder by "
+                                       "default; also skipped in the CPU rehearsal)")
 
 
 def manifest(out: Path) -> dict[str, Any]:
