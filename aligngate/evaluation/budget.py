@@ -23,6 +23,7 @@ from aligngate.evaluation.suites import Suite
 
 if TYPE_CHECKING:
     from aligngate.fastgen.api import Backend, Decode
+    from aligngate.generation import PromptFormat
 
 __all__ = ["BudgetAgreement", "compare_budgets", "measure_budget", "sample_suites"]
 
@@ -95,7 +96,7 @@ def compare_budgets(short: Sequence[SampleRecord], long: Sequence[SampleRecord],
 
 def measure_budget(model: str | Path, suites: Sequence[Suite], *, judge: Any, budget: int = 24, longer: int = 128,
                    sample: int = 200, seed: int = 0, adapter: str | Path | None = None, batch_size: int = 32,
-                   backend: Backend = "auto", decode: Decode = "exact", prompt_format: str = "chat",
+                   backend: Backend = "auto", decode: Decode = "exact", prompt_format: PromptFormat = "chat",
                    device: str | None = None, progress: bool = True) -> BudgetAgreement:
     """Judge ``sample`` random prompts of ``suites`` at ``budget`` and at ``longer`` new tokens (one model load,
     the evaluation's generation path) and compare the labels (:func:`compare_budgets`)."""
@@ -131,7 +132,7 @@ def measure_budget(model: str | Path, suites: Sequence[Suite], *, judge: Any, bu
     for n_tokens in (budget, longer):
         done = generate_completions(lm, tok, prompts, prefills if any(prefills) else None, max_new_tokens=n_tokens,
                                     batch_size=batch_size, progress=progress,
-                                    prompt_format=prompt_format,  # type: ignore[arg-type]
+                                    prompt_format=prompt_format,
                                     name=name, backend=path, decode=decode)
         records.append(judge_completions(chosen_suites, done, judge, model=str(model), adapter=adapter_s).records)
     return compare_budgets(records[0], records[1], budget=budget, longer=longer)

@@ -25,9 +25,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aligngate.errors import EvaluationError
+
+if TYPE_CHECKING:
+    from aligngate.generation import PromptFormat
 from aligngate.evaluation.records import SampleRecord
 from aligngate.evaluation.runner import EvalResult, counts_as_refused
 
@@ -79,7 +82,7 @@ def paired_refusal_drift(baseline: EvalResult, candidate: EvalResult, suite: str
 
 
 def _continuations(model: Any, tok: Any, prompts: list[str], n_tokens: int, batch_size: int,
-                   prompt_format: Any = "chat", name: str | None = None) -> list[list[int]]:
+                   prompt_format: PromptFormat = "chat", name: str | None = None) -> list[list[int]]:
     """Prompt ids + the model's greedy continuation (up to ``n_tokens``), per prompt."""
     import torch
 
@@ -144,7 +147,7 @@ def _logprobs(model: Any, seqs: list[list[int]], starts: list[int], pad: int, ba
 
 def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: list[str], *,
                        adapter: str | Path | None = None, n_tokens: int = 16, batch_size: int = 16,
-                       device: str | None = None, prompt_format: str = "chat") -> dict[str, Any]:
+                       device: str | None = None, prompt_format: PromptFormat = "chat") -> dict[str, Any]:
     """Mean per-token KL(baseline ‖ candidate) and JS divergence along the baseline's greedy continuations.
 
     ``prompt_format`` as in :func:`~aligngate.generation.encode_prompts` (``chat`` or ``raw``).
@@ -158,7 +161,7 @@ def distribution_drift(baseline: str | Path, candidate: str | Path, prompts: lis
     cand_name = f"{candidate} with adapter {adapter}" if adapter else str(candidate)
     base_lm, tok = load_causal_lm(str(baseline), device=device)
     seqs = _continuations(base_lm, tok, prompts, n_tokens, batch_size, prompt_format, base_name)
-    starts = [len(p) for p in encode_prompts(tok, prompts, prompt_format=prompt_format)]  # type: ignore[arg-type]
+    starts = [len(p) for p in encode_prompts(tok, prompts, prompt_format=prompt_format)]
     seqs = [s if len(s) > st else s + [tok.eos_token_id or 0] for s, st in zip(seqs, starts, strict=True)]
     pad = pad_token_id(tok)
     p_rows = _logprobs(base_lm, seqs, starts, pad, batch_size, base_name)

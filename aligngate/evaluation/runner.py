@@ -29,6 +29,7 @@ from aligngate.evaluation.suites import Suite
 
 if TYPE_CHECKING:
     from aligngate.fastgen.api import Backend, Decode
+    from aligngate.generation import PromptFormat
 
 __all__ = ["LABELS", "NO_OUTPUT", "REFUSED_LABELS", "REPEAT_MIN_TOKENS", "EvalResult", "SuiteMetrics",
            "counts_as_refused", "evaluate_model", "judge_completions", "no_output_reason", "served_completions",
@@ -202,7 +203,7 @@ def judge_completions(suites: list[Suite], completions: Sequence[Any], judge: An
 def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Path | None = None,
                    judge: Any = None, judge_name: str = "minilm", max_new_tokens: int = 24,
                    batch_size: int = 32, judge_error: float = 0.0, progress: bool = True,
-                   device: str | None = None, prompt_format: str = "chat", backend: Backend = "auto",
+                   device: str | None = None, prompt_format: PromptFormat = "chat", backend: Backend = "auto",
                    decode: Decode = "exact") -> EvalResult:
     """Generate on every suite with one model load, judge every response that is output, return records and
     metrics (:func:`judge_completions`). ``prompt_format``: ``chat`` (the tokenizer's chat template; an error
@@ -238,7 +239,7 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
     prefills = [it.prefill for s in suites for it in s.items]
     done = generate_completions(lm, tok, prompts, prefills if any(prefills) else None,
                                 max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress,
-                                prompt_format=prompt_format,  # type: ignore[arg-type]
+                                prompt_format=prompt_format,
                                 name=name, backend=chosen, decode=decode)
     result = judge_completions(suites, done, jd, model=str(model), adapter=adapter_s, judge_error=judge_error)
     result.generation = {"backend": chosen, "reason": why, **({"decode": decode} if chosen == "static" else {})}
@@ -247,7 +248,7 @@ def evaluate_model(model: str | Path, suites: list[Suite], *, adapter: str | Pat
 
 
 def served_completions(spec: str, suites: Sequence[Suite], *, adapter: str | None = None, max_new_tokens: int = 24,
-                       prompt_format: str = "chat", progress: bool = True,
+                       prompt_format: PromptFormat = "chat", progress: bool = True,
                        what: str = "evaluation") -> tuple[list[Any], dict[str, str]]:
     """Greedy completions of every suite's prompts (suites in order, items in order) from the served model
     ``spec`` (``openai:...``, :mod:`aligngate.served`), as :class:`~aligngate.generation.Completion` s, and what
