@@ -552,19 +552,31 @@ def main(argv: list[str] | None = None) -> int:
                 if rows and "_type" in rows[0]:
                     per[name]["by_type"] = score(rows, tmp / f"out-fam-{slug}", "_type")
     if "shapes" in only:
+        import aligngate.curation.normalize as normalize_mod
+        import aligngate.judge.harm as harm_mod
+
         rows = build_sft_shapes(pools, random.Random(args.seed + 2))
         write(rows, tmp / "shapes.jsonl")
-        run(tmp / "shapes.jsonl", "sft", tmp / "out-shapes", models)
-        by_kind = score(rows, tmp / "out-shapes", "_kind")
         per = results.setdefault("per_detector", {})
-        for shape in ("long_context", "multi_turn"):
-            sel = [r for r in rows if r["_kind"].startswith(shape)]
-            sub = {"_n": {k: v for k, v in {"poison": by_kind["_n"].get(f"{shape}:poison", 0),
-                                               "clean": by_kind["_n"].get(f"{shape}:clean", 0)}.items()}}
-            for d, by in by_kind.items():
-                if d != "_n":
-                    sub[d] = {lab: by.get(f"{shape}:{lab}", 0.0) for lab in ("poison", "clean")}
-            per[f"SFT {shape.replace('_', ' ')} ({len(sel)} rows)"] = {"judge": "shipped", "by_label": sub}
+        # as curation read them before issue 22 (the first 64 word-pieces of the last user turn only), then now
+        saved = (harm_mod.LATE_WINDOWS, normalize_mod._earlier)
+        for when in ("before", "now"):
+            if when == "before":
+                harm_mod.LATE_WINDOWS, normalize_mod._earlier = 0, lambda msgs: []
+            else:
+                harm_mod.LATE_WINDOWS, normalize_mod._earlier = saved
+            run(tmp / "shapes.jsonl", "sft", tmp / f"out-shapes-{when}", models)
+            by_kind = score(rows, tmp / f"out-shapes-{when}", "_kind")
+            for shape in ("long_context", "multi_turn"):
+                sel = [r for r in rows if r["_kind"].startswith(shape)]
+                sub: dict[str, Any] = {"_n": {"poison": by_kind["_n"].get(f"{shape}:poison", 0),
+                                              "clean": by_kind["_n"].get(f"{shape}:clean", 0)}}
+                for d, by in by_kind.items():
+                    if d != "_n":
+                        sub[d] = {lab: by.get(f"{shape}:{lab}", 0.0) for lab in ("poison", "clean")}
+                reading = "first window, last turn (before)" if when == "before" else "shipped (now)"
+                per[f"SFT {shape.replace('_', ' ')} ({len(sel)} rows)" + (" before" if when == "before" else "")] = {
+                    "judge": reading, "by_label": sub}
     if "multi_pair" in only:
         pairs = build_xstest_multi_pairs(data)
         write(pairs, tmp / "dpo-multi-pair.jsonl")
