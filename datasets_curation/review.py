@@ -123,7 +123,8 @@ def accept_review(out_dir: str | Path, csv_path: str | Path) -> dict[str, int]:
         with open(cur_path, encoding="utf-8") as old:
             for line in old:
                 cur.write(line)
-                stats["curated"] += 1
+                if '"_canary": ' not in line:  # planted canaries (curate --canaries) are no input line
+                    stats["curated"] += 1
         with open(qua_path, encoding="utf-8") as old:
             for text in old:
                 row = json.loads(text)

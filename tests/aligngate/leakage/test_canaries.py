@@ -106,6 +106,15 @@ def test_curate_cli_plants_canaries(tmp_path: Path) -> None:
     assert "_canary" not in (out / "quarantine.jsonl").read_text()
     rec = read_canaries(out)
     assert rec is not None and len(rec.planted) == len(rec.references) == 4
+    # the review step keeps the canaries and its lineage check counts input rows only
+    src.write_text(src.read_text() + "{oops\n")
+    out2 = tmp_path / "out2"
+    main(["curate", "--kind", "sft", "--input", str(src), "--out", str(out2), "--canaries", "2", "--no-progress"])
+    reviewed = tmp_path / "reviewed.csv"
+    reviewed.write_text((out2 / "review.csv").read_text())
+    assert main(["curate", "--accept", str(reviewed), "--out", str(out2), "--no-progress"]) in (0, 1)
+    assert json.loads((out2 / "report.json").read_text())["summary"]["counts"]["curated"] == 24
+    assert read_canaries(out2) is not None
     code = main(["curate", "--kind", "sft", "--input", str(src), "--out", str(tmp_path / "bad"), "--canaries", "-2",
                  "--no-progress"])
     assert code == 2
