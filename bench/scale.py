@@ -10,9 +10,11 @@ start (a local Dask cluster, a local Ray instance), the workers' model loads and
 time over the single-process time, minus 1. Every sharded run's records are compared with the single-process
 records (``equal``).
 
-Curation: :func:`aligngate.stages.curate` on the embedded SFT data in this process (rows/s). The flows do not shard
-curation (its detectors are cross-row: near-duplicates, trigger phrases, length outliers), so there is no runner
-row for it.
+Curation: :func:`aligngate.stages.curate` on the embedded SFT data (repeated ``--repeat`` times, chunks of 100
+rows) in this process (rows/s), and with the rows' learned scoring sharded into whole chunks by
+:func:`aligngate.flows.curate.score_flow` on each runner (the cross-row detectors then run once, in order); the
+time includes the sharded scoring and the curate pass that replays it, and the outputs are compared with the
+single-process run's (``equal``).
 
 On the 2-core machines this project runs on, other jobs share the cores: run it on a quiet machine, and read the
 ratios (overhead) rather than the absolute rates.
@@ -78,6 +80,7 @@ def main() -> int:
     from aligngate.embedded.model import embedded_model_dir
     from aligngate.evaluation.runner import evaluate_model
     from aligngate.flows._scale import with_runner
+    from aligngate.flows.curate import score_flow
     from aligngate.flows.gate import evaluate_flow
     from aligngate.judge import get_judge
     from aligngate.stages import curate
@@ -88,11 +91,28 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="aligngate-bench-scale-") as tmp_s:
         tmp = Path(tmp_s)
         write_default_data(tmp / "data")
-        n_rows = sum(1 for _ in (tmp / "data" / "sft.jsonl").open())
+        lines = (tmp / "data" / "sft.jsonl").read_text().splitlines(keepends=True)
+        data = tmp / "sft.jsonl"
+        data.write_text("".join(lines * args.repeat))
+        n_rows = len(lines) * args.repeat
+        cur_policy = tmp / "curate.yaml"
+        cur_policy.write_text("apiVersion: aligngate.dev/v1\nkind: GatePolicy\nmetadata: {name: bench-curate}\n"
+                              "spec:\n  curation: {chunk_size: 100}\n  checks:\n"
+                              "    - {id: data.poison_fraction, threshold: {op: '<=', value: 0.05}}\n")
         t0 = time.perf_counter()
-        curate(tmp / "data" / "sft.jsonl", "sft", tmp / "cur", progress=False)
-        dt = time.perf_counter() - t0
-        rows.append(("curation (rows/s)", "-", "single", n_rows / dt, dt, ""))
+        curate(data, "sft", tmp / "cur-single", policy=cur_policy, progress=False)
+        cur_base = time.perf_counter() - t0
+        rows.append(("curation (rows/s)", 1, "single", n_rows / cur_base, cur_base, ""))
+        ref = (tmp / "cur-single" / "quarantine.jsonl").read_bytes()
+        for runner in args.runners:
+            for w in args.workers:
+                t0 = time.perf_counter()
+                models = with_runner(score_flow, runner, workers=w)(str(data), "sft", str(cur_policy), shards=w)
+                curate(data, "sft", tmp / f"cur-{runner}-{w}", policy=cur_policy, progress=False, models=models)
+                dt = time.perf_counter() - t0
+                same = (tmp / f"cur-{runner}-{w}" / "quarantine.jsonl").read_bytes() == ref
+                rows.append(("curation (rows/s)", w, runner, n_rows / dt, dt,
+                             f"{dt / cur_base - 1:+.0%}; outputs {'equal' if same else 'DIFFER'}"))
 
         suites = _suites(args.repeat)
         n = sum(len(s) for s in suites)

@@ -42,6 +42,13 @@ def add_parser(subparsers: Any) -> None:
                         "N never-planted reference canaries in canaries.json, for the leakage.* checks")
     p.add_argument("--canary-seed", type=int, default=None, metavar="SEED",
                    help="seed of the canaries (default: random; recorded in canaries.json)")
+    p.add_argument("--runner", choices=("thread", "dask", "ray"), default=None,
+                   help="shard the rows' learned scoring (harm classifier, judge) in whole chunks over this Prefect "
+                        "task runner: thread, dask (a local cluster of --workers processes) or ray (local Ray); the "
+                        "outputs equal an unsharded run's")
+    p.add_argument("--workers", type=int, default=2, help="workers and shards for --runner (default 2)")
+    p.add_argument("--runner-address", default=None,
+                   help="with --runner: an existing Dask scheduler (tcp://HOST:8786) or Ray cluster (ray://HOST:10001)")
     add_ci_flags(p)
     add_output_flag(p)
     p.set_defaults(func=run)
@@ -55,6 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "accept", None):
         report = accept_review(args.out, args.accept)
     else:
+        models = None
+        if getattr(args, "runner", None) is not None:  # the scoring sharded over a task runner (aligngate.flows)
+            from aligngate.flows._scale import with_runner
+            from aligngate.flows.curate import score_flow
+
+            models = with_runner(score_flow, args.runner, workers=args.workers, address=args.runner_address)(
+                args.input or "", args.kind or "", args.policy, shards=args.workers)
         report = curate(args.input or "", args.kind or "", args.out, policy=args.policy,
-                        progress=not args.no_progress, canaries=args.canaries, canary_seed=args.canary_seed)
+                        progress=not args.no_progress, canaries=args.canaries, canary_seed=args.canary_seed,
+                        models=models)
     return render_report(args, report, args.out)

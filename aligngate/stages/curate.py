@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aligngate.errors import InputError
 
@@ -30,12 +30,13 @@ def _verbose() -> bool:
 
 def curate(input: str | os.PathLike[str], kind: str, out: str | os.PathLike[str], *,
            policy: str | os.PathLike[str] | LoadedPolicy | None = None, progress: bool = True,
-           canaries: int = 0, canary_seed: int | None = None) -> Report:
+           canaries: int = 0, canary_seed: int | None = None, models: tuple[Any, Any] | None = None) -> Report:
     """Curate ``input`` (``kind`` ``sft`` or ``dpo``) into ``out`` (``curated.jsonl``, ``quarantine.jsonl``,
     ``review.csv``) and decide by the policy's ``data.*`` checks (registered defaults for those it does not list).
     Exit 1 when e.g. the poison fraction is above the limit, 2 on errors. ``canaries`` > 0 plants that many random
     canaries into ``curated.jsonl`` and records them with as many never-planted references in ``canaries.json``
-    (:func:`aligngate.leakage.canaries.plant_canaries`; read by the ``leakage.*`` checks)."""
+    (:func:`aligngate.leakage.canaries.plant_canaries`; read by the ``leakage.*`` checks). ``models``: the (judge,
+    harm classifier) to score rows with (the curate flow's sharded scoring); default: loaded from the policy."""
     from aligngate.guard import run_guarded
 
     def body(report: Report) -> None:
@@ -49,7 +50,7 @@ def curate(input: str | os.PathLike[str], kind: str, out: str | os.PathLike[str]
             raise InputError("curate needs --kind and --input (or --accept REVIEWED.csv)")
         if canaries < 0:
             raise InputError(f"--canaries must be a positive number of canaries, not {canaries}")
-        result = curate_file(input, kind, out, loaded.policy.spec.curation, progress=progress)
+        result = curate_file(input, kind, out, loaded.policy.spec.curation, progress=progress, models=models)
         fill_report(report, result, loaded)
         if canaries:  # issue 24: memorisation canaries for the leakage.* checks (aligngate.leakage)
             from aligngate.leakage.canaries import CANARY_FILE, plant_canaries

@@ -269,3 +269,74 @@ def test_gate_cli_runner_flag_runs_the_sharded_flow(tmp_path: Path, embedded_mod
     report = json.loads((out / "report.json").read_text())
     assert rc == report["exit_code"] == printed["exit_code"] == 0
     assert {c["id"]: c["status"] for c in report["checks"]}["refusal.harmful_refusal_rate"] == "pass"
+
+
+CURATE_POLICY = """\
+apiVersion: aligngate.dev/v1
+kind: GatePolicy
+metadata:
+  name: scale-curate
+  description: The default poison limit, curation in chunks of 50 rows so that the scoring shards.
+spec:
+  curation: {chunk_size: 50}
+  checks:
+    - {id: data.poison_fraction, threshold: {op: "<=", value: 0.05}, severity: block}
+"""
+
+
+def _curate_outputs(out: Path) -> dict[str, object]:
+    rep = _comparable(out / "report.json")
+    rep["summary"].pop("throughput")  # type: ignore[union-attr]  # seconds and rows/s
+    rep["subjects"]["data"].pop("out_dir")  # type: ignore[index]  # the output directory itself
+    return {"report": rep, **{f: (out / f).read_bytes() for f in ("curated.jsonl", "quarantine.jsonl", "review.csv")}}
+
+
+def test_curate_flow_sharded_on_dask_and_ray_equals_the_single_process_run(tmp_path: Path, ray_local: None,
+                                                                          one_torch_thread: None) -> None:
+    """The rows' learned scoring sharded into whole chunks over threads, a local 2-worker Dask cluster and local Ray;
+    every scoring call of the single-process scan is replayed from the shards, and curated.jsonl, quarantine.jsonl,
+    review.csv and report.json equal the single-process run's (timestamps, throughput and the output directory
+    aside). One torch thread: at two, the single-process run itself is not reproducible from run to run (its harm
+    classifier scores the next chunk in a second thread while the judge runs; scores moved in the 4th decimal)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    from aligngate.embedded.corpus import write_default_data
+    from aligngate.flows._scale import with_runner
+    from aligngate.flows.curate import curate_flow, score_flow
+    from aligngate.stages import curate
+
+    async def score_runs() -> int:
+        async with get_client() as c:
+            runs = await c.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="score sft")))
+            return sum(1 for r in runs if r.state is not None and r.state.is_completed())
+
+    write_default_data(tmp_path / "data")
+    data = str(tmp_path / "data" / "sft.jsonl")
+    policy = tmp_path / "curate.yaml"
+    policy.write_text(CURATE_POLICY)
+    single = curate(data, "sft", tmp_path / "single", policy=policy, progress=False)
+    assert single.exit_code in (0, 1), single.errors
+    expected = _curate_outputs(tmp_path / "single")
+
+    models = with_runner(score_flow, "thread", workers=2)(data, "sft", str(policy), shards=2)
+    assert models is not None
+    curate(data, "sft", tmp_path / "replayed", policy=policy, progress=False, models=models)
+    assert [m.computed for m in models] == [0, 0] and all(m.replayed > 0 for m in models)
+    assert _curate_outputs(tmp_path / "replayed") == expected
+
+    for runner in ("dask", "ray"):
+        before = asyncio.run(score_runs())
+        state = curate_flow(data=data, out=str(tmp_path / runner), kind="sft", policy=str(policy), runner=runner,
+                            workers=2, return_state=True)
+        assert state.is_completed() == (single.exit_code == 0), state.message
+        assert asyncio.run(score_runs()) - before == 2, runner  # two shards of whole chunks on the workers
+        assert _curate_outputs(tmp_path / runner) == expected, runner
+
+    from aligngate.cli import main  # the same from the command line
+
+    rc = main(["curate", "--kind", "sft", "--input", data, "--policy", str(policy), "--out", str(tmp_path / "cli"),
+               "--runner", "thread", "--workers", "2", "--no-progress"])
+    assert rc == single.exit_code and _curate_outputs(tmp_path / "cli") == expected
