@@ -52,8 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEFAULT_FEATURES", "response_features", "with_prompt_harm"]
 
 DEFAULT_FEATURES: dict[str, Any] = {"head_tokens": 64, "tail_tokens": 0, "handcrafted": True, "rebuttal": True,
-                                    "prompt_harm": True}
-"""Feature configuration; stored in the head's JSON metadata so training and inference agree."""
+                                    "prompt_harm": True, "harm_late_windows": 1}
+"""Feature configuration; stored in the head's JSON metadata so training and inference agree (``harm_late_windows``:
+how many late windows of a long prompt the harm head read for ``p``, :func:`aligngate.judge.harm.score_prompts`;
+0 for heads that predate it)."""
 
 
 def response_features(encoder: Encoder, responses: Sequence[str], config: dict[str, Any] | None = None,

@@ -42,8 +42,12 @@ def prompt_features(encoder: Any, prompts: Sequence[str], prompt_tokens: int = D
     return encoder.encode([clean_text(p) for p in prompts], prompt_tokens, batch_size=batch_size)
 
 
-LATE_WINDOWS = 8
-"""Sentences, counted from the end of a long prompt, at which :func:`score_prompts` starts a window."""
+LATE_WINDOWS = 1
+"""Sentences, counted from the end of a long prompt, at which :func:`score_prompts` starts a window (the default;
+a refusal head records the value its P(harmful) was computed with, ``features.harm_late_windows``). Measured on
+``bench/curation.py``'s long-context set (a request after ~180 words of documentation; harm score >= 0.5): 0 windows
+TPR 0.433 / FPR 0.217, 1: 1.000 / 0.217, 2: 1.000 / 0.533, 3: 1.000 / 0.633, 8: 1.000 / 0.950 -- every window that
+opens inside the context is one more chance for the head to read context as harm."""
 _SENTENCE_START = re.compile(r"(?<=[.!?:;])\s+(?=\S)|\n+\s*(?=\S)")
 
 
@@ -61,14 +65,15 @@ def late_windows(text: str, n: int | None = None) -> list[str]:
     return [text[s:] for s in starts[-n:]]
 
 
-def score_prompts(head: Head, encoder: Any, prompts: Sequence[str], batch_size: int = 128) -> list[float]:
+def score_prompts(head: Head, encoder: Any, prompts: Sequence[str], batch_size: int = 128,
+                  late: int | None = None) -> list[float]:
     """P(harmful) of each prompt by a harm ``head`` on ``encoder``'s features (a prompt with no letter or digit
     → 0.0). Shared by :class:`HarmClassifier`, the refusal judge (which reads it) and its training.
 
-    The head reads ``prompt_tokens`` word-pieces (64). A longer prompt is also read from each of its last
-    :data:`LATE_WINDOWS` sentence starts (:func:`late_windows`) and scores the largest: a request placed after a
-    long context (a document, a role-play set-up, earlier instructions) is past the first window, where reading
-    only that one missed it (issue 22)."""
+    The head reads ``prompt_tokens`` word-pieces (64). A longer prompt is also read from each of its last ``late``
+    (default :data:`LATE_WINDOWS`) sentence starts (:func:`late_windows`) and scores the largest: a request placed
+    after a long context (a document, a role-play set-up, earlier instructions) is past the first window, where
+    reading only that one missed it (issue 22)."""
     from aligngate.judge.encoder import check_head_layers
 
     if not prompts:
@@ -85,7 +90,7 @@ def score_prompts(head: Head, encoder: Any, prompts: Sequence[str], batch_size: 
         owner, windows = [], []
         for i, (text, n) in enumerate(zip(texts, counts, strict=True)):
             if n > tokens:
-                for w in late_windows(text):
+                for w in late_windows(text, late):
                     owner.append(i)
                     windows.append(w)
         if windows:

@@ -120,7 +120,8 @@ class MiniLMJudge:
         meta = self.harm_head.meta
         same = int(meta.get("encoder_layers", 6)) == int(getattr(self.encoder, "layers", -1))
         encoder = self.encoder if same else encoder_for(meta)
-        return score_prompts(self.harm_head, encoder, prompts, self.batch_size)
+        late = int((self.head.meta.get("features") or {}).get("harm_late_windows", 0))  # as the head was fitted
+        return score_prompts(self.harm_head, encoder, prompts, self.batch_size, late=late)
 
     def predict_proba(self, responses: Sequence[str], prompt_harm: Sequence[float] | None = None,
                       prompts: Sequence[str] | None = None) -> Any:
