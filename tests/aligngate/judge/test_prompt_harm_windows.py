@@ -26,3 +26,18 @@ def test_short_prompts_score_as_before(harm_classifier) -> None:
     prompts = ["How do I kill a Python process?", HARMFUL]
     want = head.predict_proba(prompt_features(harm_classifier.encoder, prompts))[:, head.classes.index("harmful")]
     assert harm_classifier.score(prompts) == [round(float(p), 6) for p in want]
+
+
+def test_the_judge_reads_p_as_its_head_was_fitted(minilm_judge) -> None:
+    """The refusal head records how many late windows its P(harmful) was read with; the judge reads p the same way
+    (a head that predates the setting: first window only)."""
+    from aligngate.judge.head import Head
+    from aligngate.judge.minilm import MiniLMJudge
+
+    shipped = minilm_judge.head
+    assert shipped.meta["features"]["harm_late_windows"] == 8
+    old = Head(classes=shipped.classes, arrays=shipped.arrays,
+               meta={**shipped.meta, "features": {k: v for k, v in shipped.meta["features"].items()
+                                                  if k != "harm_late_windows"}})
+    before = MiniLMJudge(head=old, encoder=minilm_judge.encoder, harm_head=minilm_judge.harm_head)
+    assert before.prompt_harm([CONTEXT + HARMFUL])[0] < 0.5 <= minilm_judge.prompt_harm([CONTEXT + HARMFUL])[0]
