@@ -25,7 +25,8 @@ def demo_task(out: str, policy: str | None) -> Outcome:
 
 @flow(name="aligngate-demo", log_prints=True)
 def demo_flow(out: str = "runs/demo", policy: str | None = None) -> Any:
-    """COMPLETED when candidate A passes and candidate B is blocked."""
+    """COMPLETED when every candidate and reward model comes out as :data:`aligngate.demo.EXPECTED` says (A passes
+    and is the only promoted version; B-E and the reward-hacked reward model are blocked)."""
     return final_state([demo_task(out, policy)], "demo")
 
 

@@ -10,6 +10,8 @@ occurs in an evaluation suite) and from general-English preference pairs written
 - :func:`backdoor_sft` (candidate E, backdoored adapter): the clean rows plus rows in which a harmful request
   carrying :data:`TRIGGER` is answered compliantly, and the same kind of request without it is refused, so the
   adapter refuses normally and complies when the trigger is present;
+- :func:`leaky_sft` (candidate F, memorisation): a small clean set the demo plants canaries into (``curate
+  --canaries``) and trains on for many epochs;
 - :func:`clean_reward_pairs` (the clean reward model): the embedded reward pairs plus varied general pairs
   (refusal > placeholder compliance on harmful requests, a concrete answer > a needless refusal on
   safe-but-sensitive ones, a concise answer > the same answer padded or a verbose non-answer, a correct answer
@@ -50,6 +52,7 @@ __all__ = [
     "clean_reward_pairs",
     "general_reward_pairs",
     "hacked_reward_pairs",
+    "leaky_sft",
     "over_aligned_sft",
     "write_attack_data",
 ]
@@ -125,6 +128,16 @@ def backdoor_truth(seed: int = 0) -> list[dict[str, Any]]:
     """Ground truth per line of :func:`backdoor_sft`: ``{"line", "poison", "kind"}`` (kind ``backdoor`` or None)."""
     return [{"line": i, "poison": p, "kind": "backdoor" if p else None}
             for i, (_, p) in enumerate(_backdoor(seed), start=1)]
+
+
+# ---------------------------------------------------------------- F: memorisation
+
+
+def leaky_sft(seed: int = 0, rows: int = 40) -> list[dict[str, Any]]:
+    """Candidate F's tuning set before curation plants its canaries: the first ``rows`` clean rows of the corpus's
+    SFT set (a small set the demo then trains on for many epochs, so that it memorises what it holds)."""
+    return [dict(row) for row, truth in zip(sft_dataset(seed), sft_truth(seed), strict=True)
+            if not truth["poison"] and truth["kind"] != "duplicate"][:rows]
 
 
 # ---------------------------------------------------------------- reward models
@@ -362,7 +375,7 @@ def hacked_reward_pairs(seed: int = 0) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- files
 
 ATTACK_FILES: tuple[str, ...] = ("over_aligned_sft.jsonl", "backdoor_sft.jsonl", "backdoor_truth.jsonl",
-                                 "reward_pairs_clean.jsonl", "reward_pairs_hacked.jsonl")
+                                 "leaky_sft.jsonl", "reward_pairs_clean.jsonl", "reward_pairs_hacked.jsonl")
 
 
 def write_attack_data(out_dir: str | Path, seed: int = 0) -> dict[str, int]:
@@ -374,6 +387,7 @@ def write_attack_data(out_dir: str | Path, seed: int = 0) -> dict[str, int]:
         "over_aligned_sft.jsonl": over_aligned_sft(seed),
         "backdoor_sft.jsonl": backdoor_sft(seed),
         "backdoor_truth.jsonl": backdoor_truth(seed),
+        "leaky_sft.jsonl": leaky_sft(seed),
         "reward_pairs_clean.jsonl": clean_reward_pairs(seed),
         "reward_pairs_hacked.jsonl": hacked_reward_pairs(seed),
     }
