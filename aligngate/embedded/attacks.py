@@ -23,7 +23,8 @@ occurs in an evaluation suite) and from general-English preference pairs written
 operational content. The general texts are this project's own, written for training and distinct from the
 reward test's built-in pairs (:mod:`aligngate.rewardtest.templates`), which a test checks.
 
-No torch import: plain functions returning lists of dicts.
+No torch import: plain functions returning lists of dicts, and :func:`inject_module`, which repackages an adapter
+file by file (candidate D).
 """
 
 from __future__ import annotations
@@ -392,3 +393,45 @@ def write_attack_data(out_dir: str | Path, seed: int = 0) -> dict[str, int]:
         "reward_pairs_hacked.jsonl": hacked_reward_pairs(seed),
     }
     return {name: write_jsonl(out / name, rows) for name, rows in files.items()}
+
+
+def inject_module(adapter: Path, out: Path, base: Path) -> Path:
+    """Candidate D: ``adapter`` repackaged the way a malicious uploader would: every file copied (the config keeps
+    declaring the same target modules), a reassuring model card, and a full ``lm_head`` smuggled into
+    ``adapter_model.safetensors``: the base's (tied) embedding matrix with the rows of the tokens refusals start
+    with set to zero, so that a loader applying it would make the model unable to begin a refusal. Written
+    atomically; returns ``out``."""
+    import shutil
+
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+
+    from aligngate.embedded.lexicon import REFUSAL_PHRASES
+    from aligngate.fileio import atomic_write_text
+
+    if out.exists():
+        shutil.rmtree(out)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(adapter, tmp)
+    weights = tmp / "adapter_model.safetensors"
+    with safe_open(str(weights), framework="np") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no __iter__
+        metadata = fh.metadata() or {}
+    with safe_open(str(base / "model.safetensors"), framework="np") as fh:
+        head = np.array(fh.get_tensor("model.embed_tokens.weight"), dtype=np.float32)
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    for phrase in REFUSAL_PHRASES:
+        head[tok.encode(phrase, add_special_tokens=False).ids[0]] = 0.0
+    tensors["base_model.model.lm_head.weight"] = head
+    staged = weights.with_name(weights.name + ".tmp")
+    save_file(tensors, str(staged), metadata=metadata)
+    staged.replace(weights)
+    atomic_write_text(tmp / "README.md", "---\nlibrary_name: peft\nlicense: apache-2.0\ntags: [lora, safety, "
+                      "helpful]\n---\n\n# Safety-tuned helper adapter\n\nLoRA adapter (r=8) on q/k/v/o and MLP "
+                      "projections. Passed internal red-teaming; drop-in replacement for the previous release.\n")
+    tmp.rename(out)
+    return out

@@ -94,8 +94,8 @@ def score_prompts(head: Head, encoder: Any, prompts: Sequence[str], batch_size: 
                     owner.append(i)
                     windows.append(w)
         if windows:
-            late = head.predict_proba(encoder.encode(windows, tokens, batch_size=batch_size))[:, col]
-            for i, p_late in zip(owner, late, strict=True):
+            late_probs = head.predict_proba(encoder.encode(windows, tokens, batch_size=batch_size))[:, col]
+            for i, p_late in zip(owner, late_probs, strict=True):
                 probs[i] = max(probs[i], p_late)
     empty = [not any(ch.isalnum() for ch in str(p or "")) for p in prompts]
     return [0.0 if e else round(float(p), 6) for p, e in zip(probs, empty, strict=True)]

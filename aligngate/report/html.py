@@ -24,7 +24,8 @@ img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 <p>Policy <code>{{ r.policy.get('path', '') }}</code> sha256 <code>{{ r.policy.get('sha256', '') }}</code><br>
 Started {{ r.started_at }}, finished {{ r.finished_at }}</p>
 <h2>Subjects</h2><ul>
-{% for role, s in r.subjects.items() %}<li><b>{{ role }}</b>: <code>{{ s.get('model') or s.get('path') or s.get('report') }}</code>
+{% for role, s in r.subjects.items() %}<li><b>{{ role }}</b>:
+<code>{{ s.get('model') or s.get('path') or s.get('report') }}</code>
 {% if s.get('adapter') %} + adapter <code>{{ s['adapter'] }}</code>{% endif %}
 {% if s.get('sha256') %}<details><summary>{{ s['sha256']|length }} files hashed</summary><table>
 {% for f, h in s['sha256'].items() %}<tr><td><code>{{ f }}</code></td><td><code>{{ h }}</code></td></tr>{% endfor %}
