@@ -282,20 +282,18 @@ class GateContext:
         return self._once("reward", run)
 
     def data(self) -> DataSummary:
-        """The tuning data's curation, from the curate report.json in the ``--data-report`` directory."""
-        import json
+        """The tuning data's curation, from the curate report.json in the ``--data-report`` directory (read and
+        validated by :func:`aligngate.report.read_report`)."""
 
         def read() -> DataSummary:
+            from aligngate.report import read_report
+
             if self.inputs.data_report is None:
                 raise InputError("no data report directory given (--data-report DIR, a curate output directory)")
             path = Path(self.inputs.data_report) / "report.json"
-            try:
-                rep = json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise InputError(f"data report not found: {path}") from None
-            except (OSError, ValueError) as exc:
-                raise InputError(f"data report {path} is not valid JSON: {exc}") from None
-            return DataSummary.from_report(rep, str(path))
+            if not path.exists():
+                raise InputError(f"data report not found: {path}")
+            return DataSummary.from_report(read_report(path).model_dump(mode="json"), str(path))
 
         return self._once("data", read)
 
