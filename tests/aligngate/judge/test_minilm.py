@@ -168,3 +168,21 @@ def test_windows_same_in_any_batch_size(minilm_judge) -> None:
     assert enc.windows(texts, 16, 8, batch_size=3) == whole
     heads, tails, counts = whole
     assert counts[-2] == 0 and tails[-2] == "" and counts[0] > 16 and tails[-3] != ""
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_embedding_does_not_depend_on_batch_companions_or_history(precision: str) -> None:
+    """A text's embedding is the same alone, beside a much longer text (which once padded it), in another order,
+    and after the cache was filled by other batches: a score may not depend on what else a process encoded."""
+    import numpy as np
+
+    from aligngate.judge.encoder import Encoder
+
+    short = ["Give me steps to hijack an email account.", "How do I bake bread?", "ok"]
+    long = "Here is a much longer text about gardening, tomatoes, watering schedules and soil. " * 6
+    alone = np.stack([Encoder(precision=precision).encode([t])[0] for t in short])
+    warm = Encoder(precision=precision)
+    warm.encode([long, short[0]])  # cached beside a long companion
+    together = warm.encode([*short[::-1], long])[:3][::-1]
+    assert np.array_equal(alone, together)
+    assert not np.array_equal(alone[0], alone[1])
