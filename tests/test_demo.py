@@ -84,3 +84,8 @@ def test_demo_end_to_end(tmp_path: Path, embedded_model: Path, capsys: pytest.Ca
     assert all((out / link).is_file() for link in links)
     timings = json.loads((out / "timings.json").read_text())
     assert timings["total"] > 0 and "gate A" in timings and any(k.startswith("train A") for k in timings)
+    # every check id any of the demo's reports contains is one the registry lists (`aligngate checks`)
+    assert main(["checks", "--no-catalogue", "--output", "json"]) == 0
+    listed = {c["id"] for c in json.loads(capsys.readouterr().out)["checks"]}
+    ids = {c["id"] for p in out.rglob("report.json") for c in json.loads(p.read_text())["checks"]}
+    assert ids and ids <= listed, sorted(ids - listed)

@@ -6,6 +6,7 @@ with several bad answers); comparing the prompt and one side quarantined those l
 
 from __future__ import annotations
 
+import os
 import random
 
 from aligngate.curation.detectors.dedupe import NearDeduper
@@ -54,3 +55,15 @@ def test_short_parts_match_only_when_identical() -> None:
     near = NearDeduper(0.9)
     res = near.check_batch([[PROMPT, REFUSAL, "No."], [PROMPT, REFUSAL, "Sure."], [PROMPT, REFUSAL, "No."]], [1, 2, 3])
     assert res[1][0] < 0.9 and res[2] == (1.0, 1)
+
+
+def test_similarities_are_the_same_in_every_process() -> None:
+    """Python's str hash is salted per process; a run's near-duplicate decisions must not depend on the salt."""
+    import subprocess
+    import sys
+
+    code = ("from aligngate.curation.detectors.dedupe import NearDeduper\n"
+            f"print(NearDeduper(0.9).signatures([{PROMPT + ' ' + LONG_REFUSAL!r}])[0].tolist())")
+    got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(got) == 1 and got.pop().startswith("[")
