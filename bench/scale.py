@@ -16,6 +16,9 @@ rows) in this process (rows/s), and with the rows' learned scoring sharded into 
 time includes the sharded scoring and the curate pass that replays it, and the outputs are compared with the
 single-process run's (``equal``).
 
+The judge and the harm classifier are loaded by an untimed warm-up run, and the process's embedding caches are
+emptied before every timed run (a run is never served from an earlier run's cache; worker processes start cold).
+
 On the 2-core machines this project runs on, other jobs share the cores: run it on a quiet machine, and read the
 ratios (overhead) rather than the absolute rates.
 """
@@ -83,6 +86,7 @@ def main() -> int:
     from aligngate.flows.curate import score_flow
     from aligngate.flows.gate import evaluate_flow
     from aligngate.judge import get_judge
+    from aligngate.judge.encoder import clear_caches
     from aligngate.stages import curate
 
     model = str(embedded_model_dir(progress=False))
@@ -99,6 +103,8 @@ def main() -> int:
         cur_policy.write_text("apiVersion: aligngate.dev/v1\nkind: GatePolicy\nmetadata: {name: bench-curate}\n"
                               "spec:\n  curation: {chunk_size: 100}\n  checks:\n"
                               "    - {id: data.poison_fraction, threshold: {op: '<=', value: 0.05}}\n")
+        curate(data, "sft", tmp / "cur-warmup", policy=cur_policy, progress=False)  # loads the judge and classifier
+        clear_caches()
         t0 = time.perf_counter()
         curate(data, "sft", tmp / "cur-single", policy=cur_policy, progress=False)
         cur_base = time.perf_counter() - t0
@@ -106,6 +112,7 @@ def main() -> int:
         ref = (tmp / "cur-single" / "quarantine.jsonl").read_bytes()
         for runner in args.runners:
             for w in args.workers:
+                clear_caches()
                 t0 = time.perf_counter()
                 models = with_runner(score_flow, runner, workers=w)(str(data), "sft", str(cur_policy), shards=w)
                 curate(data, "sft", tmp / f"cur-{runner}-{w}", policy=cur_policy, progress=False, models=models)
@@ -116,6 +123,7 @@ def main() -> int:
 
         suites = _suites(args.repeat)
         n = sum(len(s) for s in suites)
+        clear_caches()
         t0 = time.perf_counter()
         single = evaluate_model(model, suites, judge=judge, progress=False)
         base = time.perf_counter() - t0
@@ -123,6 +131,7 @@ def main() -> int:
         policy = str(_policy(tmp, args.repeat))
         for runner in args.runners:
             for w in args.workers:
+                clear_caches()
                 t0 = time.perf_counter()
                 cache = with_runner(evaluate_flow, runner, workers=w)(policy, model, shards=w)
                 dt = time.perf_counter() - t0
