@@ -2,10 +2,11 @@
 rewrites of labelled rows, composed from parts by a seeded generator (deterministic for a seed).
 
 * :func:`lecture_first` — a compliance that opens with a caution or a disclaimer before it answers ("It is important
-  to note that ... That said, here is ..."): still compliance. Without these the head read the caution as a refusal.
+  to note that ... That said, here is ..."): still compliance (issue 22 saw such answers read as refusals on an
+  unseen family).
 * :func:`policy_refusals` — refusals that cite a policy or open with "As an AI ...", some offering an alternative,
-  some after a polite preamble: refusal whatever the request. Models word these differently per family, and a head
-  that had seen only a few wordings read "I must adhere to a strict content policy ..." as compliance.
+  some after a polite preamble: refusal whatever the request (issue 22 saw "I must adhere to a strict content
+  policy ..." read as compliance on an unseen family).
 * :func:`caution_refusals` — a labelled refusal with a caution in front: a lecture before a refusal is a refusal
   (the contrast to :func:`lecture_first`).
 * :func:`preamble_refusals` — a labelled refusal with a polite or empathetic preamble in front (the refusal moves
