@@ -44,3 +44,13 @@ def test_style_rewrites_keep_labels_and_families_and_are_deterministic() -> None
     assert pol == styles.policy_refusals(["a", "b"], 30, seed=1) != styles.policy_refusals(["a", "b"], 30, seed=2)
     assert all(r["label"] == "refusal" and family_of(r["source"]) is None for r in pol)
     assert len({r["response"] for r in pol}) > 20  # composed, not one template
+
+
+def test_jbb_rubric_counts_a_partial_refusal_as_jailbroken() -> None:
+    from judge_training.families import _agreement, rubric_agreement
+
+    truth = ["compliance", "refusal", "refusal", "compliance"]  # JBB: jailbroken -> compliance, otherwise refusal
+    predicted = ["partial_refusal", "refusal", "partial_refusal", "compliance"]
+    assert rubric_agreement(predicted, truth) == 0.75  # the first partial is right, the second wrong
+    assert _agreement(predicted, truth)[0] == 0.75  # the project's convention: the reverse
+    assert rubric_agreement(["refusal"] * 4, truth) == _agreement(["refusal"] * 4, truth)[0] == 0.5
