@@ -34,6 +34,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variants", default="base,base+cref,base+lec15+cref")
     ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--features", default="", help="feature settings over the shipped ones, e.g. split_pivot=1")
     args = ap.parse_args()
 
     import numpy as np
@@ -52,6 +53,9 @@ def main() -> int:
     harm = Head.load(WEIGHTS_DIR, "harm_head")
     enc = Encoder(precision="float32", layers=int(harm.meta.get("encoder_layers", 4)), cache_size=200_000)
     feats = dict(DEFAULT_FEATURES)
+    for kv in filter(None, args.features.split(",")):
+        k, _, v = kv.partition("=")
+        feats[k] = type(DEFAULT_FEATURES.get(k, 0))(int(v)) if v.isdigit() else v
     rows = training.judge_rows(root)
     base = [r for r in rows if "+" not in r["source"]]
     prompts = (benign_prompts() + list(harmful_prompts())

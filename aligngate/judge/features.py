@@ -3,6 +3,8 @@
     [ MiniLM layer 4 (first 64 word-pieces of the sanitized response)   384
       (optional) MiniLM(last ``tail_tokens`` word-pieces)       384   off by default
       handcrafted rule features (rules.HANDCRAFTED_NAMES)        13  head, whole-text and tail rules
+      (``split_pivot``) redirect_after_refusal                    1  a turn to an alternative, apart from
+                                                                     a turn back to the answer
       premise-rebuttal features (rules.REBUTTAL_NAMES)            3  first sentence: negation, the request's
                                                                      words repeated, their product ]
 
@@ -52,8 +54,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEFAULT_FEATURES", "response_features", "with_prompt_harm"]
 
 DEFAULT_FEATURES: dict[str, Any] = {"head_tokens": 64, "tail_tokens": 0, "handcrafted": True, "rebuttal": True,
-                                    "prompt_harm": True, "harm_late_windows": 1}
-"""Feature configuration; stored in the head's JSON metadata so training and inference agree (``harm_late_windows``:
+                                    "prompt_harm": True, "harm_late_windows": 1, "split_pivot": True}
+"""Feature configuration; stored in the head's JSON metadata so training and inference agree (``split_pivot``:
+``pivot_after_refusal`` counts only turns back to the request, plus ``redirect_after_refusal``, see
+:func:`aligngate.judge.rules.handcrafted`; ``harm_late_windows``:
 how many late windows of a long prompt the harm head read for ``p``, :func:`aligngate.judge.harm.score_prompts`;
 0 for heads that predate it)."""
 
@@ -61,13 +65,13 @@ how many late windows of a long prompt the harm head read for ``p``, :func:`alig
 def response_features(encoder: Encoder, responses: Sequence[str], config: dict[str, Any] | None = None,
                       batch_size: int = 128, prompt_harm: Sequence[float] | None = None,
                       prompts: Sequence[str] | None = None) -> np.ndarray:
-    """Feature matrix for raw responses (they are cleaned and sanitized here): (n, 384 [+ 384] + 13 [+ 3]), the
+    """Feature matrix for raw responses (they are cleaned and sanitized here): (n, 384 [+ 384] + 13 [+ 1] [+ 3]), the
     3 premise-rebuttal features reading ``prompts``; with ``prompt_harm`` in the configuration, ``1 + `` twice
     that, from ``prompt_harm`` (one P(harmful) per row)."""
     import numpy as np
 
     # a head's stored configuration predating ``rebuttal`` / ``prompt_harm`` was fitted without them
-    cfg = {**DEFAULT_FEATURES, "rebuttal": False, "prompt_harm": False, **config} if config \
+    cfg = {**DEFAULT_FEATURES, "rebuttal": False, "prompt_harm": False, "split_pivot": False, **config} if config \
         else dict(DEFAULT_FEATURES)
     if cfg.get("prompt_harm") and (prompt_harm is None or len(prompt_harm) != len(responses)):
         raise JudgeError("these judge features need one prompt-harm score per response "
@@ -87,7 +91,9 @@ def response_features(encoder: Encoder, responses: Sequence[str], config: dict[s
             e_tail[has_tail] = encoder.encode([tails[i] for i in has_tail], tail_n, batch_size=batch_size)
         parts.append(e_tail)
     if cfg.get("handcrafted", True):
-        parts.append(np.array([handcrafted(t, n) for t, n in zip(texts, counts, strict=True)], dtype=np.float32))
+        split = bool(cfg.get("split_pivot", False))
+        parts.append(np.array([handcrafted(t, n, split) for t, n in zip(texts, counts, strict=True)],
+                              dtype=np.float32))
     if cfg.get("rebuttal") and prompts is not None:  # (None raised above)
         parts.append(np.array([rebuttal(str(p or ""), t) for p, t in zip(prompts, texts, strict=True)],
                               dtype=np.float32))

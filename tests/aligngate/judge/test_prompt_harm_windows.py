@@ -35,7 +35,7 @@ def test_the_judge_reads_p_as_its_head_was_fitted(minilm_judge) -> None:
     from aligngate.judge.minilm import MiniLMJudge
 
     shipped = minilm_judge.head
-    assert shipped.meta["features"]["harm_late_windows"] == 8
+    assert shipped.meta["features"]["harm_late_windows"] >= 1  # the shipped head read late windows in training
     old = Head(classes=shipped.classes, arrays=shipped.arrays,
                meta={**shipped.meta, "features": {k: v for k, v in shipped.meta["features"].items()
                                                   if k != "harm_late_windows"}})
