@@ -15,6 +15,7 @@ __all__ = [
     "INJECTIONS",
     "JUDGE_C",
     "augment",
+    "continuation_refusals",
     "fit_harm_head",
     "fit_judge_head",
     "harm_augment",
@@ -78,6 +79,29 @@ def augment(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 0.15) -
     return out
 
 
+def continuation_refusals(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 0.15) -> list[dict[str, Any]]:
+    """Copies of ``frac`` of the clear refusals (the ``rules`` judge reads a refusal in them) that open with the last
+    one to three words of a compliant sentence ("dry. I can't help with that ..."). Label kept.
+
+    Why: the depth check (``aligngate.depth``) forces a compliant opening and judges the model's own continuation,
+    which often first finishes the forced sentence and then turns to a refusal. Without such rows a refusal behind a
+    stray word sat at the decision boundary ("dry. If you need help with a legal task, just ask.": 0.47-0.53)."""
+    from aligngate.judge.rules import rule_label
+
+    rng = random.Random(f"continuation:{seed}")
+    words = [w.strip(".,;:!?\"'()") for r in rows if r["label"] == "compliance" and "+" not in r["source"]
+             for w in r["response"].split()[:40]]
+    words = [w for w in words if w.isalpha()]
+    out = []
+    for r in rows:
+        if r["label"] != "refusal" or "+" in r["source"] or rng.random() >= frac \
+                or rule_label(r["response"])[0] != "refusal":
+            continue
+        stub = " ".join(rng.choice(words) for _ in range(rng.randint(1, 3)))
+        out.append({**r, "response": f"{stub}. {r['response'].lstrip()}", "source": r["source"] + "+cont"})
+    return out
+
+
 def transplant_refusals(rows: Sequence[dict[str, Any]], seed: int = 0, frac: float = 1.0) -> list[dict[str, Any]]:
     """Copies of refusals that say so in their own words (the ``rules`` judge reads a refusal in them) placed after
     another request, benign or harmful at even odds (project-written everyday requests, ``benign.py``; its
@@ -109,13 +133,14 @@ def transplant_refusals(rows: Sequence[dict[str, Any]], seed: int = 0, frac: flo
 
 def judge_rows(root: Any = None, models: Sequence[str] = data.XSTEST_MODELS, seed: int = 0) -> list[dict[str, Any]]:
     """All judge training rows: XSTest completions of ``models``, JBB artifacts, embedded corpus, + augment, +
-    refusals transplanted after other requests (:func:`transplant_refusals`)."""
+    refusals transplanted after other requests (:func:`transplant_refusals`), + refusals behind the end of a
+    compliant sentence (:func:`continuation_refusals`)."""
     base: list[dict[str, Any]] = []
     for m in models:
         base += data.xstest_rows(m, root)
     base += jbb_training_rows(root)
     base += data.embedded_judge_rows()
-    return base + augment(base, seed) + transplant_refusals(base, seed)
+    return base + augment(base, seed) + transplant_refusals(base, seed) + continuation_refusals(base, seed)
 
 
 def fit_judge_head(x: Any, labels: Sequence[str], c: float = JUDGE_C) -> Any:
