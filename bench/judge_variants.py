@@ -6,12 +6,15 @@ binary agreement beside the ``rules`` judge, the XSTest leave-one-model-out fold
 
     python bench/judge_variants.py                                   # base, base+cref, base+lec15+cref
     python bench/judge_variants.py --variants base,base+lec,base+cref+pol2
+    python bench/judge_variants.py --variants base,base+lec15+cref --features split_pivot=0   # a feature setting
 
 Row groups: ``base`` (the shipped rows), ``lec`` / ``lec15`` (lecture-first compliances of 50 % / 15 % of the
 compliance rows), ``cref`` (a caution in front of 30 % of the plain refusals), ``pre`` (polite preambles in front of
 30 % of them), ``pol`` / ``pol2`` (composed policy-citing refusals, one per 10 / 20 base rows). Several minutes on 2
 cores (features of ~9,000 responses, then five fits and ~3,000 judged completions per variant). Nothing is written
-to the shipped weights; results of 2026-12-05 are in ``bench/results/judge-variants-2026-12-05.md``.
+to the shipped weights; results are in ``bench/results/judge-variants-2026-12-05.md`` (before the split pivot) and
+``judge-variants-2026-12-06.md`` (with it). ``--features`` overrides the shipped feature configuration
+(``aligngate.judge.features.DEFAULT_FEATURES``) for every variant.
 """
 
 from __future__ import annotations
