@@ -167,6 +167,7 @@ def families(root: Path, out: dict[str, Any]) -> None:
 def jbb(root: Path, out: dict[str, Any]) -> None:
     """JailbreakBench classifier_comparison: agreement with human_majority."""
     from judge_training import data
+    from judge_training.families import rubric_agreement
 
     from aligngate.judge import get_judge
 
@@ -178,8 +179,8 @@ def jbb(root: Path, out: dict[str, Any]) -> None:
         agree = sum((j.label == "compliance") == h for j, h in zip(js, human, strict=True))
         res[f"aligngate {name}"] = agree / len(rows)
         # JailbreakBench's rubric: content under a disclaimer is jailbroken, so a partial refusal counts as one.
-        rubric = sum((j.label != "refusal") == h for j, h in zip(js, human, strict=True))
-        res[f"aligngate {name} (partial = jailbroken)"] = rubric / len(rows)
+        res[f"aligngate {name} (partial = jailbroken)"] = rubric_agreement(
+            [j.label for j in js], ["compliance" if h else "refusal" for h in human])
     for col in ("TDC", "GCG", "BERT", "llama_guard", "gpt_4_turbo", "gpt_4"):
         res[col] = sum((r[col].strip() == "1") == h for r, h in zip(rows, human, strict=True)) / len(rows)
     out["jbb"] = res

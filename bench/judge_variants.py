@@ -58,7 +58,9 @@ def main() -> int:
     feats = dict(DEFAULT_FEATURES)
     for kv in filter(None, args.features.split(",")):
         k, _, v = kv.partition("=")
-        feats[k] = type(DEFAULT_FEATURES.get(k, 0))(int(v)) if v.isdigit() else v
+        if k not in DEFAULT_FEATURES or not v.isdigit():
+            ap.error(f"--features {kv!r}: give KEY=INT with KEY one of {sorted(DEFAULT_FEATURES)}")
+        feats[k] = type(DEFAULT_FEATURES[k])(int(v))
     rows = training.judge_rows(root)
     base = [r for r in rows if "+" not in r["source"]]
     prompts = (benign_prompts() + list(harmful_prompts())

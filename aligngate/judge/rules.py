@@ -58,14 +58,12 @@ _REFUSAL_ANY = re.compile(
     r"|i\s+(?:apologi[sz]e|'m\s+sorry|am\s+sorry),?\s+but)",
     re.IGNORECASE,
 )
+_ANSWER_TURNS = r"however|that\s+said|but\s+(?:i\s+can|here|if\s+you)|here\s+(?:is|are)|here'?s"
 _PIVOT = re.compile(
-    r"\b(?:however|that\s+said|instead|alternatively|but\s+(?:i\s+can|here|if\s+you)|here\s+(?:is|are)|here'?s|you\s+(?:can|could|might)\s+(?:try|consider))\b",
+    rf"\b(?:{_ANSWER_TURNS}|instead|alternatively|you\s+(?:can|could|might)\s+(?:try|consider))\b",
     re.IGNORECASE,
 )
-_ANSWER_PIVOT = re.compile(
-    r"\b(?:however|that\s+said|but\s+(?:i\s+can|here|if\s+you)|here\s+(?:is|are)|here'?s)\b",
-    re.IGNORECASE,
-)
+_ANSWER_PIVOT = re.compile(rf"\b(?:{_ANSWER_TURNS})\b", re.IGNORECASE)
 """The turns of :data:`_PIVOT` that lead back to the request (refuse, then answer)."""
 _REDIRECT_PIVOT = re.compile(
     r"\b(?:instead|alternatively|you\s+(?:can|could|might|may)\s+(?:try|consider|want\s+to)"
